@@ -1,0 +1,248 @@
+//! Where channel data lives on disk: the Hive-style partition directories and the file names of
+//! windows (DESIGN section 3).
+//!
+//! `DATA/flows/exporter=<addr>/date=YYYY-MM-DD/hour=HH/<stem>.<ext>` where `<stem>` names the
+//! window start in UTC (`20261122T1105Z`), plus `-<n>` for the n-th extra part of a window (late
+//! flows after the window was sealed, or a window rolled at `segment_rows`). Extensions:
+//! `.arrows` (the open window, an Arrow IPC stream: the write-ahead log), `.parquet` (sealed) and
+//! `.parquet.tmp` (a seal in progress; deleted at recovery).
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime};
+
+use crate::addr::to_path_segment;
+use crate::error::{EngineError, Result};
+
+/// Name of the directory under the data directory that holds the flow table.
+pub const FLOWS_DIR: &str = "flows";
+/// Extension of open-window (write-ahead log) files.
+pub const WAL_EXT: &str = "arrows";
+/// Extension of sealed-window files.
+pub const SEALED_EXT: &str = "parquet";
+/// Extension of a seal in progress.
+pub const SEAL_TMP_EXT: &str = "parquet.tmp";
+
+const STEM_FORMAT: &str = "%Y%m%dT%H%MZ";
+
+/// The root of the flow table: `DATA/flows`.
+pub fn flows_root(data_dir: &Path) -> PathBuf {
+    data_dir.join(FLOWS_DIR)
+}
+
+/// Start (ms) of the window of length `window_ms` that holds `ts_ms` (windows align to the epoch).
+#[inline]
+pub fn window_start(ts_ms: i64, window_ms: i64) -> i64 {
+    ts_ms - ts_ms.rem_euclid(window_ms)
+}
+
+fn datetime(ms: i64) -> Result<DateTime<chrono::Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or(EngineError::TimeOutOfRange { ms })
+}
+
+/// The partition directory of the window starting at `window_start_ms` of an exporter.
+pub fn partition_dir(data_dir: &Path, exporter: &[u8], window_start_ms: i64) -> Result<PathBuf> {
+    let t = datetime(window_start_ms)?;
+    Ok(flows_root(data_dir)
+        .join(format!("exporter={}", to_path_segment(exporter)))
+        .join(format!("date={}", t.format("%Y-%m-%d")))
+        .join(format!("hour={}", t.format("%H"))))
+}
+
+/// One file of a window: its start and part number (0 for the first part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WindowName {
+    /// Window start, ms since the epoch (UTC), a whole minute.
+    pub start_ms: i64,
+    /// Part number: 0 for the first file of the window, then 1, 2...
+    pub part: u32,
+}
+
+impl WindowName {
+    /// The file stem: `20261122T1105Z`, or `20261122T1105Z-2` for part 2.
+    pub fn stem(&self) -> Result<String> {
+        let base = datetime(self.start_ms)?.format(STEM_FORMAT).to_string();
+        Ok(if self.part == 0 { base } else { format!("{base}-{}", self.part) })
+    }
+
+    /// Parses a stem written by [`stem`](Self::stem); `None` if it is not one.
+    pub fn parse(stem: &str) -> Option<WindowName> {
+        let (base, part) = match stem.split_once('-') {
+            Some((base, part)) => (base, part.parse::<u32>().ok()?),
+            None => (stem, 0),
+        };
+        let t = NaiveDateTime::parse_from_str(base, STEM_FORMAT).ok()?;
+        Some(WindowName { start_ms: t.and_utc().timestamp_millis(), part })
+    }
+}
+
+/// The kind of a file in the flow table, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `.arrows`: an open window (or one left by a crash).
+    Wal,
+    /// `.parquet`: a sealed window.
+    Sealed,
+    /// `.parquet.tmp`: a seal in progress or interrupted.
+    SealTmp,
+}
+
+/// Classifies a file by its name; returns the kind and the window stem.
+pub fn classify(path: &Path) -> Option<(FileKind, &str)> {
+    let name = path.file_name()?.to_str()?;
+    if let Some(stem) = name.strip_suffix(".parquet.tmp") {
+        return Some((FileKind::SealTmp, stem));
+    }
+    let (stem, ext) = name.rsplit_once('.')?;
+    match ext {
+        WAL_EXT => Some((FileKind::Wal, stem)),
+        SEALED_EXT => Some((FileKind::Sealed, stem)),
+        _ => None,
+    }
+}
+
+/// Path of `kind`'s file for the window file `stem_path` (a path without extension).
+pub fn with_kind(stem_path: &Path, kind: FileKind) -> PathBuf {
+    let ext = match kind {
+        FileKind::Wal => WAL_EXT,
+        FileKind::Sealed => SEALED_EXT,
+        FileKind::SealTmp => SEAL_TMP_EXT,
+    };
+    let mut s = stem_path.as_os_str().to_os_string();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+/// The path of `path` without its flow-table extension (the key that names one window part).
+pub fn stem_path(path: &Path) -> Option<PathBuf> {
+    let (_, stem) = classify(path)?;
+    Some(path.with_file_name(stem))
+}
+
+/// Every flow-table file (of any [`FileKind`]) under `DATA/flows`, sorted by path. Directories
+/// that vanish while walking are skipped; a missing root gives an empty list.
+pub fn list_files(data_dir: &Path) -> Result<Vec<(FileKind, PathBuf)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![flows_root(data_dir)];
+    while let Some(dir) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(EngineError::io("list directory", &dir)(e)),
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(EngineError::io("list directory", &dir)(e)),
+            };
+            let path = entry.path();
+            let Ok(file_type) = entry.file_type() else { continue };
+            if file_type.is_dir() {
+                stack.push(path);
+            } else if let Some((kind, _)) = classify(&path) {
+                out.push((kind, path));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+/// The next free part number of the window starting at `start_ms` in `dir` (0 if none exists).
+pub fn next_part(dir: &Path, start_ms: i64) -> Result<u32> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(EngineError::io("list directory", dir)(e)),
+    };
+    let mut next = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if let Some((_, stem)) = classify(&path)
+            && let Some(name) = WindowName::parse(stem)
+            && name.start_ms == start_ms
+        {
+            next = next.max(name.part + 1);
+        }
+    }
+    Ok(next)
+}
+
+/// Creates `dir` and its missing parents, fsyncing each parent after a child is created so the
+/// new directory entries survive a crash.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        ensure_dir(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(EngineError::io("create directory", dir)(e)),
+    }
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Fsyncs a directory, so renames and new entries in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let f = fs::File::open(dir).map_err(EngineError::io("open directory", dir))?;
+    f.sync_all().map_err(EngineError::io("fsync directory", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::{from_ip, from_v4_u32};
+
+    #[test]
+    fn window_start_floors_including_before_epoch() {
+        assert_eq!(window_start(1_000, 300_000), 0);
+        assert_eq!(window_start(299_999, 300_000), 0);
+        assert_eq!(window_start(300_000, 300_000), 300_000);
+        assert_eq!(window_start(-1, 300_000), -300_000);
+    }
+
+    #[test]
+    fn partition_dir_is_hive_style() {
+        // 2026-11-22 11:05:00 UTC
+        let ms = 1_795_345_500_000;
+        let dir = partition_dir(Path::new("/d"), &from_v4_u32(0x7f00_0001), ms).unwrap();
+        assert_eq!(dir, Path::new("/d/flows/exporter=127.0.0.1/date=2026-11-22/hour=11"));
+        let v6 = from_ip("2001:db8::1".parse().unwrap());
+        let dir = partition_dir(Path::new("/d"), &v6, ms).unwrap();
+        assert!(dir.to_str().unwrap().contains("exporter=2001_db8__1/"));
+    }
+
+    #[test]
+    fn stems_round_trip_with_parts() {
+        let ms = 1_795_345_500_000;
+        let first = WindowName { start_ms: ms, part: 0 };
+        assert_eq!(first.stem().unwrap(), "20261122T1105Z");
+        let third = WindowName { start_ms: ms, part: 2 };
+        assert_eq!(third.stem().unwrap(), "20261122T1105Z-2");
+        assert_eq!(WindowName::parse("20261122T1105Z-2"), Some(third));
+        assert_eq!(WindowName::parse("20261122T1105Z"), Some(first));
+        assert_eq!(WindowName::parse("notes"), None);
+        assert_eq!(WindowName::parse("20261122T1105Z-x"), None);
+    }
+
+    #[test]
+    fn classify_knows_the_three_kinds() {
+        let p = Path::new("/x/20261122T1105Z-1.parquet.tmp");
+        assert_eq!(classify(p), Some((FileKind::SealTmp, "20261122T1105Z-1")));
+        assert_eq!(classify(Path::new("a/b.arrows")), Some((FileKind::Wal, "b")));
+        assert_eq!(classify(Path::new("a/b.parquet")), Some((FileKind::Sealed, "b")));
+        assert_eq!(classify(Path::new("a/b.txt")), None);
+        let stem = stem_path(p).unwrap();
+        assert_eq!(with_kind(&stem, FileKind::Sealed), Path::new("/x/20261122T1105Z-1.parquet"));
+    }
+}

@@ -1,0 +1,188 @@
+//! Sealing one window file: read the write-ahead log, sort, write Parquet atomically.
+//!
+//! Order of operations (each step durable before the next): write `<stem>.parquet.tmp`, fsync,
+//! rename to `<stem>.parquet`, fsync the directory, delete `<stem>.arrows`. A crash at any point
+//! leaves either the log (sealed again at recovery) or the Parquet file (the log is then a
+//! duplicate and is deleted), never a window counted twice or lost.
+
+use std::fs::File;
+use std::io::{BufWriter, ErrorKind};
+use std::path::Path;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::{SortColumn, concat, interleave_record_batch, lexsort_to_indices};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::metadata::SortingColumn;
+use parquet::schema::types::ColumnPath;
+
+use super::config::SortKey;
+use super::wal::read_wal;
+use crate::error::{EngineError, Result};
+use crate::layout::{FileKind, stem_path, sync_dir, with_kind};
+use crate::schema::{col, flow_schema};
+
+/// How sealed files are written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SealSettings {
+    pub sort: SortKey,
+    pub zstd_level: i32,
+    pub row_group_rows: usize,
+}
+
+/// What sealing one log did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SealOutcome {
+    /// Rows written to Parquet (0 if nothing was written).
+    pub rows: usize,
+    /// Size of the Parquet file written.
+    pub parquet_bytes: u64,
+    /// Bytes of a torn tail that were dropped.
+    pub bytes_cut: u64,
+    /// The log was a duplicate of an existing Parquet file and was only deleted.
+    pub duplicate: bool,
+    /// The log did not have the flow schema and was renamed to `.arrows.bad`.
+    pub bad: bool,
+}
+
+/// Seals the log at `wal` into Parquet beside it and deletes the log.
+pub(crate) fn seal_file(wal: &Path, settings: &SealSettings) -> Result<SealOutcome> {
+    let stem = stem_path(wal).ok_or_else(|| EngineError::BadFile {
+        path: wal.to_path_buf(),
+        reason: "not a window file name".into(),
+    })?;
+    let target = with_kind(&stem, FileKind::Sealed);
+    let mut outcome = SealOutcome::default();
+    if target.exists() {
+        outcome.duplicate = true;
+        remove(wal)?;
+        return Ok(outcome);
+    }
+    let Some(contents) = read_wal(wal)? else { return Ok(outcome) };
+    outcome.bytes_cut = contents.bytes_cut;
+    if contents.rows > 0 && !contents.has_flow_schema() {
+        let mut bad = wal.as_os_str().to_os_string();
+        bad.push(".bad");
+        std::fs::rename(wal, &bad).map_err(EngineError::io("set aside bad log", wal))?;
+        outcome.bad = true;
+        return Ok(outcome);
+    }
+    if contents.rows > 0 {
+        let tmp = with_kind(&stem, FileKind::SealTmp);
+        let sorted = sort_permutation(&contents.batches, settings.sort)?;
+        outcome.parquet_bytes = write_parquet(&tmp, &contents.batches, &sorted, settings)?;
+        std::fs::rename(&tmp, &target).map_err(EngineError::io("rename sealed window", &tmp))?;
+        if let Some(dir) = target.parent() {
+            sync_dir(dir)?;
+        }
+        outcome.rows = contents.rows;
+    }
+    remove(wal)?;
+    Ok(outcome)
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(EngineError::io("remove file", path)(e)),
+    }
+}
+
+/// Column names of a sort key, most significant first.
+pub(crate) fn sort_columns(key: SortKey) -> &'static [&'static str] {
+    match key {
+        SortKey::FlowStart => &[col::FLOW_START],
+        SortKey::ExporterSrcDstStart => {
+            &[col::EXPORTER, col::SRC_ADDR, col::DST_ADDR, col::FLOW_START]
+        }
+        SortKey::ProtocolDstPortStart => {
+            &[col::EXPORTER, col::PROTOCOL, col::DST_PORT, col::FLOW_START]
+        }
+    }
+}
+
+/// The global row order (indices into the concatenation of `batches`) that sorts by `key`.
+/// Only the key columns are concatenated; rows are moved later, chunk by chunk.
+pub(crate) fn sort_permutation(batches: &[RecordBatch], key: SortKey) -> Result<Vec<u32>> {
+    let mut columns = Vec::new();
+    for name in sort_columns(key) {
+        let parts: Vec<&dyn arrow::array::Array> = batches
+            .iter()
+            .map(|b| {
+                b.column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| EngineError::BadBatch {
+                    reason: format!("missing column {name}"),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let values: ArrayRef = concat(&parts)?;
+        columns.push(SortColumn { values, options: None });
+    }
+    Ok(lexsort_to_indices(&columns, None)?.values().to_vec())
+}
+
+/// Parquet writer settings for sealed windows (see the crate README for why these).
+pub(crate) fn writer_properties(settings: &SealSettings) -> Result<WriterProperties> {
+    let level = ZstdLevel::try_new(settings.zstd_level)?;
+    let sorting: Vec<SortingColumn> = sort_columns(settings.sort)
+        .iter()
+        .filter_map(|name| flow_schema().index_of(name).ok())
+        .map(|i| SortingColumn { column_idx: i as i32, descending: false, nulls_first: true })
+        .collect();
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::ZSTD(level))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
+        .set_data_page_row_count_limit(20_000)
+        .set_sorting_columns(Some(sorting));
+    // Timestamps are near-monotonic within a window: delta encoding beats a dictionary.
+    for name in [col::FLOW_START, col::FLOW_END] {
+        let path = ColumnPath::from(name);
+        b = b
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+    }
+    Ok(b.build())
+}
+
+const CHUNK_ROWS: usize = 64 * 1024;
+
+/// Writes `batches` in the order `order` to `path` (created or truncated), fsynced; returns
+/// the file's size.
+pub(crate) fn write_parquet(
+    path: &Path,
+    batches: &[RecordBatch],
+    order: &[u32],
+    settings: &SealSettings,
+) -> Result<u64> {
+    let file = File::create(path).map_err(EngineError::io("create sealed window", path))?;
+    let props = writer_properties(settings)?;
+    let mut writer = ArrowWriter::try_new(BufWriter::new(file), flow_schema(), Some(props))?;
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut total = 0usize;
+    for b in batches {
+        starts.push(total);
+        total += b.num_rows();
+    }
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    let mut pairs = Vec::with_capacity(CHUNK_ROWS.min(order.len()));
+    for chunk in order.chunks(CHUNK_ROWS) {
+        pairs.clear();
+        pairs.extend(chunk.iter().map(|&i| {
+            let i = i as usize;
+            let b = starts.partition_point(|&s| s <= i) - 1;
+            (b, i - starts[b])
+        }));
+        let out = interleave_record_batch(&refs, &pairs)?;
+        writer.write(&out)?;
+    }
+    let buffered = writer.into_inner()?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| EngineError::io("flush sealed window", path)(e.into_error()))?;
+    file.sync_all().map_err(EngineError::io("fsync sealed window", path))?;
+    let len = file.metadata().map_err(EngineError::io("stat sealed window", path))?.len();
+    Ok(len)
+}

@@ -1,0 +1,104 @@
+//! The seal thread: takes finished window logs from a bounded queue and seals them, so the
+//! append path never waits for Parquet encoding (only for a full queue).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::seal::{SealSettings, seal_file};
+use crate::error::{EngineError, Result};
+
+/// Counters shared between the store and its seal thread.
+#[derive(Debug, Default)]
+pub(crate) struct SealCounters {
+    pub queued: AtomicU64,
+    pub sealed: AtomicU64,
+    pub rows: AtomicU64,
+    pub parquet_bytes: AtomicU64,
+    pub bytes_cut: AtomicU64,
+    pub errors: AtomicU64,
+    pub queue_full_waits: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl SealCounters {
+    fn record_error(&self, err: &EngineError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %err, "sealing a window failed; its log stays for recovery");
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(err.to_string());
+        }
+    }
+}
+
+/// Handle of the seal thread.
+pub(crate) struct Sealer {
+    tx: Option<SyncSender<PathBuf>>,
+    handle: Option<JoinHandle<()>>,
+    counters: Arc<SealCounters>,
+}
+
+impl Sealer {
+    /// Starts the seal thread with a queue of `bound` windows.
+    pub(crate) fn start(settings: SealSettings, bound: usize) -> Result<Sealer> {
+        let (tx, rx) = sync_channel::<PathBuf>(bound);
+        let counters = Arc::new(SealCounters::default());
+        let thread_counters = Arc::clone(&counters);
+        let handle = std::thread::Builder::new()
+            .name("flowfold-seal".into())
+            .spawn(move || run(rx, settings, &thread_counters))
+            .map_err(EngineError::io("start seal thread", "flowfold-seal"))?;
+        Ok(Sealer { tx: Some(tx), handle: Some(handle), counters })
+    }
+
+    /// The shared counters.
+    pub(crate) fn counters(&self) -> &SealCounters {
+        &self.counters
+    }
+
+    /// Queues a finished log for sealing; waits if the queue is full.
+    pub(crate) fn submit(&self, wal: PathBuf) -> Result<()> {
+        let Some(tx) = &self.tx else { return Err(EngineError::SealerGone { path: wal }) };
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        let wal = match tx.try_send(wal) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(wal)) => wal,
+            Err(TrySendError::Disconnected(wal)) => return Err(EngineError::SealerGone { path: wal }),
+        };
+        self.counters.queue_full_waits.fetch_add(1, Ordering::Relaxed);
+        tx.send(wal).map_err(|e| EngineError::SealerGone { path: e.0 })
+    }
+
+    /// Closes the queue and waits until every queued window is sealed.
+    pub(crate) fn shutdown(&mut self) {
+        self.tx = None;
+        if let Some(handle) = self.handle.take()
+            && handle.join().is_err()
+        {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("seal thread panicked; unsealed logs stay for recovery");
+        }
+    }
+}
+
+impl Drop for Sealer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(rx: Receiver<PathBuf>, settings: SealSettings, counters: &SealCounters) {
+    for wal in rx {
+        match seal_file(&wal, &settings) {
+            Ok(outcome) => {
+                counters.sealed.fetch_add(1, Ordering::Relaxed);
+                counters.rows.fetch_add(outcome.rows as u64, Ordering::Relaxed);
+                counters.parquet_bytes.fetch_add(outcome.parquet_bytes, Ordering::Relaxed);
+                counters.bytes_cut.fetch_add(outcome.bytes_cut, Ordering::Relaxed);
+            }
+            Err(err) => counters.record_error(&err),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of channel storage: real files in temp directories.
+
+extern crate flowfold_engine as engine;
+
+mod common;
+mod measure;
+mod recovery;
+mod snapshot;
+mod store;
+mod table;

@@ -1,0 +1,140 @@
+//! The ingest crate's errors: [`DecodeError`] for bad export datagrams (one variant per
+//! kind of damage, each with a stable metrics label) and [`IngestError`] for everything else.
+
+use std::net::IpAddr;
+
+/// Why (part of) a datagram could not be decoded. Decoding never panics; it reports the first
+/// error of a datagram and still decodes the sets it can.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The datagram ends before a structure it announces.
+    #[error("truncated {what}: need {need} bytes, have {have}")]
+    Truncated {
+        /// The structure being read.
+        what: &'static str,
+        /// Bytes it needs.
+        need: usize,
+        /// Bytes left.
+        have: usize,
+    },
+    /// The version field is not 5, 9 or 10.
+    #[error("unsupported export version {version}")]
+    UnsupportedVersion {
+        /// The first two bytes of the datagram.
+        version: u16,
+    },
+    /// A header length or count disagrees with the datagram.
+    #[error("bad {what}: header says {declared}, datagram has {actual}")]
+    BadLength {
+        /// The field that disagrees (`ipfix message length`, `v5 count`).
+        what: &'static str,
+        /// The declared value.
+        declared: usize,
+        /// What the datagram holds.
+        actual: usize,
+    },
+    /// A (flow)set length is shorter than its header or runs past the end of the message.
+    #[error("bad length {length} for set {set_id} ({remaining} bytes remain)")]
+    BadSetLength {
+        /// The set id.
+        set_id: u16,
+        /// The declared set length.
+        length: usize,
+        /// Bytes left in the message at the set start.
+        remaining: usize,
+    },
+    /// A set id that is reserved by the protocol.
+    #[error("reserved set id {set_id}")]
+    ReservedSetId {
+        /// The set id.
+        set_id: u16,
+    },
+    /// A template (or options template) that cannot be used.
+    #[error("bad template {template_id} from {exporter} domain {domain}: {reason}")]
+    BadTemplate {
+        /// The exporter.
+        exporter: IpAddr,
+        /// Observation domain (v9 source id).
+        domain: u32,
+        /// The template id.
+        template_id: u16,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl DecodeError {
+    /// A short stable label for metrics (`truncated`, `unsupported_version`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::UnsupportedVersion { .. } => "unsupported_version",
+            DecodeError::BadLength { .. } => "bad_length",
+            DecodeError::BadSetLength { .. } => "bad_set_length",
+            DecodeError::ReservedSetId { .. } => "reserved_set_id",
+            DecodeError::BadTemplate { .. } => "bad_template",
+        }
+    }
+
+    /// Every label [`kind`](Self::kind) can return, for pre-registering metrics.
+    pub const KINDS: [&'static str; 6] = [
+        "truncated",
+        "unsupported_version",
+        "bad_length",
+        "bad_set_length",
+        "reserved_set_id",
+        "bad_template",
+    ];
+}
+
+/// Errors of the ingest crate outside datagram decoding.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A datagram could not be decoded.
+    #[error("decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// A socket or file operation failed.
+    #[error("{op}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A persisted template snapshot could not be read or written.
+    #[error("template snapshot: {reason}")]
+    Snapshot {
+        /// What went wrong.
+        reason: String,
+    },
+    // Variants below belong to the listeners and the pipeline (the lead's files).
+    /// A flow listener could not bind its address.
+    #[error("cannot listen for flows on {addr}: {source}")]
+    Bind {
+        /// The requested address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Saved decoder state (templates) could not be read or written.
+    #[error("template state {path}: {reason}")]
+    TemplateState {
+        /// The state file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A pipeline thread could not be started or ended abnormally.
+    #[error("ingest thread {name}: {reason}")]
+    Thread {
+        /// The thread's name.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The storage engine failed.
+    #[error(transparent)]
+    Store(#[from] engine::EngineError),
+}

@@ -1,0 +1,164 @@
+//! The receive loop of one listener: receive a batch of datagrams, decode each into the builder
+//! of its exporter, and ship full or aged builders to the writer without ever blocking on it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arrow::array::RecordBatch;
+use engine::FlowBatchBuilder;
+
+use crate::decode::{Decoder, DecoderConfig};
+use crate::listener::BatchReceiver;
+use crate::metrics::{ExporterCounters, IngestMetrics, ListenerLabel};
+use crate::template_state;
+
+/// What a receive loop needs besides its socket.
+#[derive(Debug, Clone)]
+pub struct ReceiverSettings {
+    /// Flows per batch shipped to the writer.
+    pub batch_rows: usize,
+    /// Longest time a flow waits in a builder before it is shipped.
+    pub flush_interval: Duration,
+    /// Decoder limits.
+    pub decoder: DecoderConfig,
+    /// Template state file of this listener.
+    pub template_file: PathBuf,
+}
+
+struct ExporterBuilder {
+    builder: FlowBatchBuilder,
+    counters: ExporterCounters,
+    oldest: Option<Instant>,
+}
+
+/// Runs until `stop` is set, then ships what it holds and saves its templates.
+pub fn run(
+    mut rx: BatchReceiver,
+    settings: ReceiverSettings,
+    to_writer: SyncSender<RecordBatch>,
+    metrics: Arc<IngestMetrics>,
+    stop: Arc<AtomicBool>,
+) {
+    let local = rx.local_addr().ok();
+    let mut decoder = Decoder::new(settings.decoder);
+    match template_state::load(&mut decoder, &settings.template_file) {
+        Ok(true) => tracing::info!(file = %settings.template_file.display(), "templates restored"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "saved templates ignored"),
+    }
+    let mut saved_generation = decoder.template_generation();
+    let mut exporters: HashMap<IpAddr, ExporterBuilder> = HashMap::new();
+    let mut last_sweep = Instant::now();
+    let shipper = Shipper { to_writer, metrics: Arc::clone(&metrics) };
+
+    while !stop.load(Ordering::Relaxed) {
+        let n = match rx.receive() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(listener = ?local, error = %e, "receive failed");
+                std::thread::sleep(Duration::from_millis(50));
+                0
+            }
+        };
+        let now_ms = wall_clock_ms();
+        for i in 0..n {
+            let Some(datagram) = rx.datagram(i) else { continue };
+            let exporter = canonical(datagram.source);
+            let entry = exporters.entry(exporter).or_insert_with(|| ExporterBuilder {
+                builder: FlowBatchBuilder::with_capacity(settings.batch_rows),
+                counters: metrics.exporter(exporter),
+                oldest: None,
+            });
+            entry.counters.datagrams.inc();
+            if datagram.truncated {
+                metrics.decode_error(exporter, "oversized_datagram");
+                continue;
+            }
+            let report = decoder.decode(exporter, datagram.payload, now_ms, &mut entry.builder);
+            let flows = u64::from(report.flows) + u64::from(report.released_flows);
+            entry.counters.flows.inc_by(flows);
+            entry.counters.templates.inc_by(u64::from(report.templates));
+            entry.counters.missing.inc_by(report.sequence_gap);
+            entry.counters.held.inc_by(u64::from(report.held_sets));
+            if report.dropped_held > 0 {
+                metrics.dropped("decode", "held_sets_overflow", u64::from(report.dropped_held));
+            }
+            if let Some(error) = &report.error {
+                metrics.decode_error(exporter, error.kind());
+            }
+            if entry.oldest.is_none() && !entry.builder.is_empty() {
+                entry.oldest = Some(Instant::now());
+            }
+            if entry.builder.len() >= settings.batch_rows {
+                shipper.ship(entry);
+            }
+        }
+        if last_sweep.elapsed() >= settings.flush_interval / 2 {
+            last_sweep = Instant::now();
+            for entry in exporters.values_mut() {
+                if entry.oldest.is_some_and(|t| t.elapsed() >= settings.flush_interval) {
+                    shipper.ship(entry);
+                }
+            }
+            if let Some(addr) = local {
+                publish_kernel_drops(&metrics, addr);
+            }
+            if decoder.template_generation() != saved_generation {
+                saved_generation = decoder.template_generation();
+                if let Err(e) = template_state::save(&decoder, &settings.template_file) {
+                    tracing::warn!(error = %e, "templates not saved");
+                }
+            }
+        }
+    }
+    for entry in exporters.values_mut() {
+        shipper.ship(entry);
+    }
+    if let Err(e) = template_state::save(&decoder, &settings.template_file) {
+        tracing::warn!(error = %e, "templates not saved at shutdown");
+    }
+}
+
+struct Shipper {
+    to_writer: SyncSender<RecordBatch>,
+    metrics: Arc<IngestMetrics>,
+}
+
+impl Shipper {
+    /// Hands the exporter's flows to the writer; a full queue drops them, counted.
+    fn ship(&self, entry: &mut ExporterBuilder) {
+        entry.oldest = None;
+        if entry.builder.is_empty() {
+            return;
+        }
+        let batch = entry.builder.finish();
+        let rows = batch.num_rows() as u64;
+        match self.to_writer.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.metrics.dropped("store_queue", "full", rows),
+            Err(TrySendError::Disconnected(_)) => self.metrics.dropped("store_queue", "writer_stopped", rows),
+        }
+    }
+}
+
+fn publish_kernel_drops(metrics: &IngestMetrics, addr: SocketAddr) {
+    if let Some(drops) = crate::listener::kernel_drops(addr.port()) {
+        let label = ListenerLabel { listener: addr.to_string() };
+        metrics.socket_drops.get_or_create(&label).set(i64::try_from(drops).unwrap_or(i64::MAX));
+    }
+}
+
+/// The exporter address: IPv4 senders seen on a dual-stack socket come back as IPv4.
+fn canonical(source: SocketAddr) -> IpAddr {
+    source.ip().to_canonical()
+}
+
+/// Milliseconds since the Unix epoch by the wall clock.
+pub fn wall_clock_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

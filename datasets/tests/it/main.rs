@@ -1,0 +1,5 @@
+//! Integration tests of flowfold-datasets: generator, ground truth, loopback sender.
+
+mod generator;
+mod send;
+mod truth;

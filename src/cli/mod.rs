@@ -1,0 +1,7 @@
+//! One module per subcommand: its flags and its `run`.
+
+pub mod demo;
+#[path = "gen.rs"]
+pub mod generate;
+pub mod sql;
+pub mod standalone;

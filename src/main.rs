@@ -1,0 +1,54 @@
+//! The `flowfold` binary: flags, configuration and the wiring of node roles. The logic lives in
+//! the library crates (`engine`, `ingest`, `datasets`).
+
+mod cli;
+mod node;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+/// flowfold: columnar flow storage and query engine for NetFlow v5/v9 and IPFIX.
+#[derive(Debug, Parser)]
+#[command(name = "flowfold", version, about)]
+struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax, e.g. `info`, `flowfold_ingest=debug`).
+    #[arg(long, global = true, env = "FLOWFOLD_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a standalone node: collect flows into a data directory.
+    Standalone(cli::standalone::StandaloneArgs),
+    /// Run read-only SQL over a data directory.
+    Sql(cli::sql::SqlArgs),
+    /// Generate deterministic flow export and send it over UDP.
+    Gen(cli::generate::GenArgs),
+    /// Start a node on a temporary directory, feed it generated flows, and print a summary.
+    Demo(cli::demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let result = match cli.command {
+        Command::Standalone(args) => cli::standalone::run(args),
+        Command::Sql(args) => cli::sql::run(args),
+        Command::Gen(args) => cli::generate::run(args),
+        Command::Demo(args) => cli::demo::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

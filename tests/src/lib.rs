@@ -1,0 +1,41 @@
+//! End-to-end test support: start the real `flowfold` binary on free ports, run the peers we
+//! did not write (nfcapd, nfdump, softflowd, Python DuckDB), and make test captures.
+//!
+//! The tests themselves live in `tests/e2e/` (an integration-test binary of the root package,
+//! so Cargo builds `flowfold` for them).
+
+pub mod node;
+pub mod pcap;
+pub mod peers;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The workspace root (where `Cargo.toml` of the root package is).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or fails after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return Ok(value);
+        }
+        if start.elapsed() > limit {
+            anyhow::bail!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `true` if `program` can be run (is on the PATH).
+pub fn have(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}

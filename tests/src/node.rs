@@ -1,0 +1,175 @@
+//! A real `flowfold standalone` process on free loopback ports, and `flowfold sql` against it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::wait_for;
+
+/// What a started node reported in its ready file.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub flows: Vec<SocketAddr>,
+    pub metrics: SocketAddr,
+}
+
+/// A running standalone node; killed when dropped.
+#[derive(Debug)]
+pub struct Standalone {
+    binary: PathBuf,
+    data: PathBuf,
+    child: Option<Child>,
+    pub ready: Ready,
+}
+
+impl Standalone {
+    /// Starts `binary standalone` on `data` with one flow listener on 127.0.0.1:0 and the
+    /// extra flags given, and waits for its ready file.
+    pub fn start(binary: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        let ready_file = data.with_extension("ready.json");
+        let _ = std::fs::remove_file(&ready_file);
+        let child = Command::new(binary)
+            .arg("standalone")
+            .arg("--data")
+            .arg(data)
+            .args(["--flows", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready_file)
+            .args(extra)
+            .env("FLOWFOLD_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting flowfold standalone")?;
+        let mut node = Standalone {
+            binary: binary.to_path_buf(),
+            data: data.to_path_buf(),
+            child: Some(child),
+            ready: Ready { flows: Vec::new(), metrics: "127.0.0.1:0".parse()? },
+        };
+        let json: Value = wait_for("the ready file", Duration::from_secs(30), || {
+            if let Some(child) = node.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Some(Err(anyhow::anyhow!("flowfold exited early: {status}")));
+            }
+            let text = std::fs::read_to_string(&ready_file).ok()?;
+            serde_json::from_str(&text).ok().map(Ok)
+        })??;
+        node.ready = Ready {
+            flows: json["flows"]
+                .as_array()
+                .context("ready file lists flows")?
+                .iter()
+                .filter_map(|v| v.as_str()?.parse().ok())
+                .collect(),
+            metrics: json["metrics"].as_str().context("ready file names metrics")?.parse()?,
+        };
+        Ok(node)
+    }
+
+    /// The first flow listener.
+    pub fn flow_addr(&self) -> SocketAddr {
+        self.ready.flows[0]
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub fn metrics(&self) -> anyhow::Result<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.ready.metrics)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(stream, "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    /// Sum of every sample of `metric` whose labels contain all of `labels` (e.g. `kind="truncated"`).
+    pub fn metric_sum(&self, metric: &str, labels: &[&str]) -> anyhow::Result<f64> {
+        Ok(sum_metric(&self.metrics()?, metric, labels))
+    }
+
+    /// Runs `flowfold sql --format json` on this node's data directory.
+    pub fn sql(&self, query: &str) -> anyhow::Result<Vec<Value>> {
+        sql(&self.binary, &self.data, query)
+    }
+
+    /// Stops with SIGTERM (open windows are sealed) and waits for the exit.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("already stopped")?;
+        signal(&child, "TERM")?;
+        let status = wait_child(&mut child, Duration::from_secs(60))?;
+        if !status.success() {
+            bail!("flowfold exited with {status} after SIGTERM");
+        }
+        Ok(())
+    }
+
+    /// Kills with SIGKILL, as a crash would.
+    pub fn kill9(mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("already stopped")?;
+        signal(&child, "KILL")?;
+        wait_child(&mut child, Duration::from_secs(10))?;
+        Ok(())
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &Child, name: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status()?;
+    if !status.success() {
+        bail!("kill -{name} failed");
+    }
+    Ok(())
+}
+
+fn wait_child(child: &mut Child, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
+    wait_for("the process to exit", limit, || child.try_wait().ok().flatten())
+}
+
+/// Runs `flowfold sql --format json QUERY` over `data` and parses its JSON lines.
+pub fn sql(binary: &Path, data: &Path, query: &str) -> anyhow::Result<Vec<Value>> {
+    let out = Command::new(binary)
+        .args(["sql", "--format", "json", "--data"])
+        .arg(data)
+        .arg(query)
+        .env("FLOWFOLD_LOG", "warn")
+        .output()
+        .context("running flowfold sql")?;
+    if !out.status.success() {
+        bail!("flowfold sql failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    String::from_utf8(out.stdout)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).context("parsing a JSON row"))
+        .collect()
+}
+
+/// Sum of the samples of `metric` in Prometheus text whose label part contains every label.
+pub fn sum_metric(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name_labels, value) = l.rsplit_once(' ')?;
+            let name = name_labels.split('{').next()?;
+            (name == metric && labels.iter().all(|want| name_labels.contains(want))).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
