@@ -22,6 +22,8 @@ pub struct NodeSettings {
     pub window: Duration,
     pub fsync_interval: Duration,
     pub seal_grace: Duration,
+    pub max_lateness: Duration,
+    pub max_lead: Duration,
 }
 
 /// What the node bound, written to the ready file.
@@ -48,6 +50,8 @@ impl Node {
             window: settings.window,
             fsync_interval: settings.fsync_interval,
             seal_grace: settings.seal_grace,
+            max_lateness: settings.max_lateness,
+            max_lead: settings.max_lead,
             ..StoreConfig::default()
         };
         let data_dir = settings.data_dir.clone();
@@ -86,7 +90,11 @@ impl Node {
             flows: ingest.bound().to_vec(),
             metrics: metrics_addr,
         };
-        Ok(Node { ingest, ready, metrics_task })
+        Ok(Node {
+            ingest,
+            ready,
+            metrics_task,
+        })
     }
 
     /// Stops ingest and seals every open window.

@@ -17,7 +17,10 @@ pub enum Format {
 
 /// Writes `batches` to stdout in `format`.
 pub fn print(batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
-    let shown = batches.iter().map(engine::display::addresses_as_text).collect::<Result<Vec<_>, _>>()?;
+    let shown = batches
+        .iter()
+        .map(engine::display::addresses_as_text)
+        .collect::<Result<Vec<_>, _>>()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {

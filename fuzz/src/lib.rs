@@ -11,7 +11,11 @@ use flowfold_ingest::error::DecodeError;
 
 /// Decodes `data` as length-prefixed datagrams, forcing `version` if given.
 pub fn run(data: &[u8], version: Option<u16>) {
-    let mut dec = Decoder::new(DecoderConfig { max_held_sets: 8, max_held_bytes: 4096, ..DecoderConfig::default() });
+    let mut dec = Decoder::new(DecoderConfig {
+        max_held_sets: 8,
+        max_held_bytes: 4096,
+        ..DecoderConfig::default()
+    });
     let mut out = FlowBatchBuilder::with_capacity(64);
     let exporter = std::net::IpAddr::from([192, 0, 2, 1]);
     let mut rest = data;

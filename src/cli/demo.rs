@@ -48,7 +48,10 @@ const SUMMARY: [(&str, &str); 3] = [
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let data_dir = args.data.clone().unwrap_or_else(|| scratch.path().join("data"));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let settings = NodeSettings {
             data_dir: data_dir.clone(),
@@ -58,10 +61,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             window: Duration::from_secs(300),
             fsync_interval: Duration::from_secs(1),
             seal_grace: Duration::from_secs(30),
+            max_lateness: Duration::from_secs(30 * 24 * 3600),
+            max_lead: Duration::from_secs(3600),
         };
         let node = Node::start(settings).await?;
         let target = node.ready.flows[0];
-        println!("node: data {} flows udp://{target} metrics http://{}/metrics", data_dir.display(), node.ready.metrics);
+        println!(
+            "node: data {} flows udp://{target} metrics http://{}/metrics",
+            data_dir.display(),
+            node.ready.metrics
+        );
 
         let gen_config = GenConfig {
             exporters: args.exporters,
@@ -78,10 +87,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             datasets::send::run(&mut generator, &send_config, None, &AtomicBool::new(false))
         })
         .await??;
-        println!("sent {} flows in {} datagrams at {:.0} flows/s", report.flows, report.datagrams, report.flows_per_second);
+        println!(
+            "sent {} flows in {} datagrams at {:.0} flows/s",
+            report.flows, report.datagrams, report.flows_per_second
+        );
 
         let stored = wait_until_stored(&data_dir, report.flows).await?;
-        println!("stored {stored} of {} flows, {:.1} s after the first datagram\n", report.flows, started.elapsed().as_secs_f64());
+        println!(
+            "stored {stored} of {} flows, {:.1} s after the first datagram\n",
+            report.flows,
+            started.elapsed().as_secs_f64()
+        );
         for (title, sql) in SUMMARY {
             println!("{title}:  {sql}");
             print(&super::sql::query(&data_dir, sql).await?, Format::Table)?;
@@ -92,7 +108,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             "sealed into {files} Parquet files, {bytes} bytes, {:.1} bytes per flow",
             bytes as f64 / stored.max(1) as f64
         );
-        println!("try: flowfold sql --data {} \"SELECT dst_port, count(*) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"", data_dir.display());
+        println!(
+            "try: flowfold sql --data {} \"SELECT dst_port, count(*) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"",
+            data_dir.display()
+        );
         anyhow::Ok(())
     })?;
     if args.data.is_none() {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::output::{Format, print};
 
@@ -22,7 +22,10 @@ pub struct SqlArgs {
 }
 
 pub fn run(args: SqlArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let batches = runtime.block_on(query(&args.data, &args.query))?;
     print(&batches, args.format)
 }
@@ -33,7 +36,10 @@ pub async fn query(data_dir: &std::path::Path, sql: &str) -> anyhow::Result<Vec<
     engine::table::register_flows(&ctx, data_dir)
         .await
         .with_context(|| format!("reading flows in {}", data_dir.display()))?;
-    let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let read_only = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
     let frame = ctx.sql_with_options(sql, read_only).await?;
     Ok(frame.collect().await?)
 }

@@ -35,6 +35,13 @@ pub struct StandaloneArgs {
     /// How long after a window's end it stays open for late flows before it is sealed.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub seal_grace: Duration,
+    /// Flows that started longer ago than this when stored are filed in the current window
+    /// (keeping their own `flow_start`), so a wrong exporter clock cannot open a file per flow.
+    #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+    pub max_lateness: Duration,
+    /// Likewise for flows dated further ahead than this.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub max_lead: Duration,
 }
 
 impl StandaloneArgs {
@@ -47,6 +54,8 @@ impl StandaloneArgs {
             window: self.window,
             fsync_interval: self.fsync_interval,
             seal_grace: self.seal_grace,
+            max_lateness: self.max_lateness,
+            max_lead: self.max_lead,
         }
     }
 }
@@ -56,18 +65,28 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let value: usize = digits.parse().map_err(|_| format!("not a size: {text:?}"))?;
-    let shift = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+    let shift = match unit
+        .trim()
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
         "" => 0,
         "k" => 10,
         "m" => 20,
         "g" => 30,
         other => return Err(format!("unknown size unit {other:?} in {text:?}")),
     };
-    value.checked_mul(1 << shift).ok_or_else(|| format!("size too large: {text:?}"))
+    value
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("size too large: {text:?}"))
 }
 
 pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let node = Node::start(args.settings()).await?;
         if let Some(path) = &args.ready_file {

@@ -15,7 +15,15 @@ fn kill_9_during_ingest_loses_nothing_written() -> anyhow::Result<()> {
     let data = tmp.path().join("data");
     let node = Standalone::start(flowfold(), &data, &[])?;
     let mut sender = Command::new(flowfold())
-        .args(["gen", "--target", &node.flow_addr().to_string(), "--exporters", "3", "--flows", "400000"])
+        .args([
+            "gen",
+            "--target",
+            &node.flow_addr().to_string(),
+            "--exporters",
+            "3",
+            "--flows",
+            "400000",
+        ])
         .args(["--rate", "40000", "--seed", "5", "--formats", "v9,ipfix,v5"])
         .env("FLOWFOLD_LOG", "warn")
         .stdout(Stdio::null())
@@ -32,7 +40,10 @@ fn kill_9_during_ingest_loses_nothing_written() -> anyhow::Result<()> {
     // Restart on the same data: the open windows are recovered from their logs.
     let node = Standalone::start(flowfold(), &data, &[])?;
     let recovered = stored_count(&node)?;
-    assert!(recovered >= stored_before, "lost flows the node had stored: {recovered} < {stored_before}");
+    assert!(
+        recovered >= stored_before,
+        "lost flows the node had stored: {recovered} < {stored_before}"
+    );
     // What was decoded but not yet written waits at most one flush interval (250 ms) per batch.
     assert!(
         recovered + 40_000 >= decoded_before,
@@ -40,8 +51,14 @@ fn kill_9_during_ingest_loses_nothing_written() -> anyhow::Result<()> {
     );
     node.stop()?;
 
-    let leftover: Vec<_> = walk(&data.join("flows")).into_iter().filter(|p| p.extension().is_some_and(|e| e != "parquet")).collect();
-    assert!(leftover.is_empty(), "after a clean stop only Parquet remains: {leftover:?}");
+    let leftover: Vec<_> = walk(&data.join("flows"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "parquet"))
+        .collect();
+    assert!(
+        leftover.is_empty(),
+        "after a clean stop only Parquet remains: {leftover:?}"
+    );
     let after = flowfold_tests::node::sql(flowfold(), &data, "SELECT count(*) AS n FROM flows")?;
     assert_eq!(after[0]["n"].as_u64(), Some(recovered), "sealing changed the count");
     Ok(())
@@ -59,4 +76,3 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
-

@@ -33,15 +33,27 @@ fn duckdb_reads_our_layout_and_it_equals_the_ground_truth() -> anyhow::Result<()
         truth.to_str().expect("utf-8 path"),
     ])?;
     assert_eq!(summary["flows"].as_u64(), Some(flows), "generator summary: {summary}");
-    wait_for("every flow to be stored", Duration::from_secs(30), || (stored_count(&node).ok()? == flows).then_some(()))?;
+    wait_for("every flow to be stored", Duration::from_secs(30), || {
+        (stored_count(&node).ok()? == flows).then_some(())
+    })?;
     node.stop()?;
 
     let report: serde_json::Value = serde_json::from_str(&python(
         "parquet_totals.py",
         &[data.to_str().expect("utf-8 path"), truth.to_str().expect("utf-8 path")],
     )?)?;
-    assert!(report["files"].as_u64().unwrap_or(0) >= 4, "one file per exporter at least: {report}");
-    assert_eq!(report["truth"].as_object().map(|o| o.len()), Some(4), "4 exporters in the truth: {report}");
-    assert_eq!(report["stored"], report["truth"], "stored per-exporter totals differ from the truth");
+    assert!(
+        report["files"].as_u64().unwrap_or(0) >= 4,
+        "one file per exporter at least: {report}"
+    );
+    assert_eq!(
+        report["truth"].as_object().map(|o| o.len()),
+        Some(4),
+        "4 exporters in the truth: {report}"
+    );
+    assert_eq!(
+        report["stored"], report["truth"],
+        "stored per-exporter totals differ from the truth"
+    );
     Ok(())
 }

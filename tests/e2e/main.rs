@@ -15,20 +15,37 @@ pub fn flowfold() -> &'static Path {
 
 /// Fails with a clear message when a peer is not installed (`scripts/test` installs them).
 pub fn require(program: &str) {
-    assert!(flowfold_tests::have(program), "{program} is not installed: run scripts/test, which installs it");
+    assert!(
+        flowfold_tests::have(program),
+        "{program} is not installed: run scripts/test, which installs it"
+    );
 }
 
 /// Runs `flowfold gen` with `args`, returning its JSON summary.
 pub fn generate(args: &[&str]) -> anyhow::Result<serde_json::Value> {
-    let out = std::process::Command::new(flowfold()).arg("gen").args(args).env("FLOWFOLD_LOG", "warn").output()?;
-    anyhow::ensure!(out.status.success(), "flowfold gen failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(flowfold())
+        .arg("gen")
+        .args(args)
+        .env("FLOWFOLD_LOG", "warn")
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "flowfold gen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout)?;
-    let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("{}");
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or("{}");
     Ok(serde_json::from_str(line)?)
 }
 
 /// Per-exporter `[flows, packets, bytes]` as `flowfold sql` reports them.
-pub fn stored_totals(node: &flowfold_tests::node::Standalone) -> anyhow::Result<std::collections::BTreeMap<String, [u64; 3]>> {
+pub fn stored_totals(
+    node: &flowfold_tests::node::Standalone,
+) -> anyhow::Result<std::collections::BTreeMap<String, [u64; 3]>> {
     let rows = node.sql(
         "SELECT exporter, count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes FROM flows GROUP BY exporter",
     )?;

@@ -56,13 +56,28 @@ fn bad_datagrams_are_counted_and_good_ones_still_stored() -> anyhow::Result<()> 
     assert!(errors <= bad.len() as f64, "more errors ({errors}) than bad datagrams");
     assert!(node.metric_sum("flowfold_decode_errors_total", &["kind=\"unsupported_version\""])? >= 400.0);
 
-    let summary = generate(&["--target", &target.to_string(), "--exporters", "2", "--flows", "5000", "--rate", "50000", "--seed", "11"])?;
+    let summary = generate(&[
+        "--target",
+        &target.to_string(),
+        "--exporters",
+        "2",
+        "--flows",
+        "5000",
+        "--rate",
+        "50000",
+        "--seed",
+        "11",
+    ])?;
     assert_eq!(summary["flows"].as_u64(), Some(5000), "generator summary: {summary}");
     // Garbage that happens to parse as a template and data may store junk flows under the
     // garbage's sender (127.0.0.1); the generator's exporters must hold exactly their flows.
     wait_for("the good flows to be stored", Duration::from_secs(20), || {
         let totals = stored_totals(&node).ok()?;
-        let good: u64 = totals.iter().filter(|(e, _)| *e != "127.0.0.1").map(|(_, t)| t[0]).sum();
+        let good: u64 = totals
+            .iter()
+            .filter(|(e, _)| *e != "127.0.0.1")
+            .map(|(_, t)| t[0])
+            .sum();
         (good == 5000).then_some(())
     })?;
     node.stop()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use flowfold_tests::node::Standalone;
 use flowfold_tests::pcap::{synthetic_flows, write_pcap};
-use flowfold_tests::peers::{Nfcapd, free_udp_port, softflowd_replay};
+use flowfold_tests::peers::{Nfcapd, softflowd_replay};
 use flowfold_tests::wait_for;
 
 use crate::{flowfold, require, stored_count, stored_totals};
@@ -14,14 +14,16 @@ fn softflowd_to_flowfold_and_nfcapd(version: u8) -> anyhow::Result<()> {
     require("softflowd");
     require("nfcapd");
     let tmp = tempfile::tempdir()?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as u32;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as u32;
     let flows = synthetic_flows(400, now - 900);
     let pcap = tmp.path().join("capture.pcap");
     let capture = write_pcap(&pcap, &flows)?;
 
     let node = Standalone::start(flowfold(), &tmp.path().join("data"), &[])?;
     softflowd_replay(&pcap, node.flow_addr(), version, tmp.path())?;
-    let nfcapd = Nfcapd::start(&tmp.path().join("nfcapd"), free_udp_port()?)?;
+    let nfcapd = Nfcapd::start(&tmp.path().join("nfcapd"))?;
     softflowd_replay(&pcap, nfcapd.addr, version, tmp.path())?;
     let expected = nfcapd.stop_and_read()?;
 
@@ -36,7 +38,11 @@ fn softflowd_to_flowfold_and_nfcapd(version: u8) -> anyhow::Result<()> {
     })?;
     let ours = stored_totals(&node)?;
     assert_eq!(ours.len(), 1, "one exporter expected, got {ours:?}");
-    assert_eq!(ours["127.0.0.1"], [theirs.flows, theirs.packets, theirs.bytes], "flowfold vs nfcapd");
+    assert_eq!(
+        ours["127.0.0.1"],
+        [theirs.flows, theirs.packets, theirs.bytes],
+        "flowfold vs nfcapd"
+    );
 
     // After a graceful stop every window is sealed into Parquet and the totals stay the same.
     let data = node.data().to_path_buf();

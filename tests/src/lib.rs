@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (where `Cargo.toml` of the root package is).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, or fails after `limit`.

@@ -48,7 +48,10 @@ impl Standalone {
             binary: binary.to_path_buf(),
             data: data.to_path_buf(),
             child: Some(child),
-            ready: Ready { flows: Vec::new(), metrics: "127.0.0.1:0".parse()? },
+            ready: Ready {
+                flows: Vec::new(),
+                metrics: "127.0.0.1:0".parse()?,
+            },
         };
         let json: Value = wait_for("the ready file", Duration::from_secs(30), || {
             if let Some(child) = node.child.as_mut()
@@ -86,7 +89,10 @@ impl Standalone {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(self.ready.metrics)?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(stream, "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")?;
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        )?;
         let mut text = String::new();
         stream.read_to_string(&mut text)?;
         Ok(text)
@@ -132,7 +138,10 @@ impl Drop for Standalone {
 }
 
 fn signal(child: &Child, name: &str) -> anyhow::Result<()> {
-    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status()?;
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()?;
     if !status.success() {
         bail!("kill -{name} failed");
     }
@@ -169,7 +178,8 @@ pub fn sum_metric(text: &str, metric: &str, labels: &[&str]) -> f64 {
         .filter_map(|l| {
             let (name_labels, value) = l.rsplit_once(' ')?;
             let name = name_labels.split('{').next()?;
-            (name == metric && labels.iter().all(|want| name_labels.contains(want))).then(|| value.parse::<f64>().ok())?
+            (name == metric && labels.iter().all(|want| name_labels.contains(want)))
+                .then(|| value.parse::<f64>().ok())?
         })
         .sum()
 }

@@ -28,27 +28,54 @@ pub struct Nfcapd {
 }
 
 impl Nfcapd {
-    /// Starts nfcapd on 127.0.0.1:`port`, writing into `dir`.
-    pub fn start(dir: &Path, port: u16) -> anyhow::Result<Self> {
+    /// Starts nfcapd on a free port of 127.0.0.1, writing into `dir`.
+    ///
+    /// nfcapd has no ready signal and no "port 0": try ports outside the kernel's ephemeral
+    /// range (where other tests' sockets land) until one nfcapd binds and stays up.
+    pub fn start(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let child = Command::new("nfcapd")
-            .arg("-w")
-            .arg(dir)
-            .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-B", "4194304"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting nfcapd")?;
-        // nfcapd has no ready signal: wait until its UDP port is bound.
-        wait_for("nfcapd to bind", Duration::from_secs(10), || udp_port_bound(port).then_some(()))?;
-        Ok(Nfcapd { child: Some(child), dir: dir.to_path_buf(), addr: SocketAddr::from(([127, 0, 0, 1], port)) })
+        let seed = std::process::id() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos() as u64;
+        for attempt in 0..20u64 {
+            let port = 20_000 + ((seed.wrapping_mul(6364136223846793005).wrapping_add(attempt * 7919)) % 10_000) as u16;
+            if udp_port_bound(port) {
+                continue;
+            }
+            let mut child = Command::new("nfcapd")
+                .arg("-w")
+                .arg(dir)
+                .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-B", "4194304"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting nfcapd")?;
+            let bound = wait_for("nfcapd to bind", Duration::from_secs(10), || {
+                udp_port_bound(port).then_some(())
+            })
+            .is_ok();
+            std::thread::sleep(Duration::from_millis(100));
+            if bound && child.try_wait()?.is_none() {
+                return Ok(Nfcapd {
+                    child: Some(child),
+                    dir: dir.to_path_buf(),
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        bail!("nfcapd could not bind any port")
     }
 
     /// Stops nfcapd (SIGTERM flushes its file) and returns per-exporter totals read by nfdump.
     pub fn stop_and_read(mut self) -> anyhow::Result<BTreeMap<String, Totals>> {
         if let Some(mut child) = self.child.take() {
             Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
-            wait_for("nfcapd to exit", Duration::from_secs(20), || child.try_wait().ok().flatten())?;
+            wait_for("nfcapd to exit", Duration::from_secs(20), || {
+                child.try_wait().ok().flatten()
+            })?;
         }
         nfdump_totals(&self.dir)
     }
@@ -63,18 +90,18 @@ impl Drop for Nfcapd {
     }
 }
 
-/// A free UDP port on 127.0.0.1 (bound and released; good enough for one peer's start).
-pub fn free_udp_port() -> anyhow::Result<u16> {
-    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 fn udp_port_bound(port: u16) -> bool {
     std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
 }
 
 /// Per-exporter totals of every nfcapd file under `dir`, from `nfdump -o csv`.
 pub fn nfdump_totals(dir: &Path) -> anyhow::Result<BTreeMap<String, Totals>> {
-    let out = Command::new("nfdump").arg("-R").arg(dir).args(["-q", "-o", "csv"]).output().context("running nfdump")?;
+    let out = Command::new("nfdump")
+        .arg("-R")
+        .arg(dir)
+        .args(["-q", "-o", "csv"])
+        .output()
+        .context("running nfdump")?;
     if !out.status.success() {
         bail!("nfdump failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -101,16 +128,33 @@ pub fn nfdump_totals(dir: &Path) -> anyhow::Result<BTreeMap<String, Totals>> {
 pub fn softflowd_replay(pcap: &Path, target: SocketAddr, version: u8, scratch: &Path) -> anyhow::Result<()> {
     let ctl = scratch.join(format!("softflowd-{version}-{}.ctl", target.port()));
     let mut cmd = Command::new("softflowd");
-    cmd.arg("-r").arg(pcap).arg("-n").arg(target.to_string()).args(["-v", &version.to_string(), "-d", "-c"]).arg(&ctl);
+    cmd.arg("-r")
+        .arg(pcap)
+        .arg("-n")
+        .arg(target.to_string())
+        .args(["-v", &version.to_string(), "-d", "-c"])
+        .arg(&ctl);
     if version == 10 {
         cmd.args(["-A", "milli"]);
     }
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().context("starting softflowd")?;
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting softflowd")?;
     // softflowd 1.1.0 with -r reads the file, then blocks on its control socket; asking it for
     // statistics lets it finish: it expires and exports every flow, then exits.
-    wait_for("softflowd's control socket", Duration::from_secs(20), || ctl.exists().then_some(()))?;
+    wait_for("softflowd's control socket", Duration::from_secs(20), || {
+        ctl.exists().then_some(())
+    })?;
     let status = wait_for("softflowd to finish", Duration::from_secs(30), || {
-        let _ = Command::new("softflowctl").arg("-c").arg(&ctl).arg("statistics").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = Command::new("softflowctl")
+            .arg("-c")
+            .arg(&ctl)
+            .arg("statistics")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         child.try_wait().ok().flatten()
     })?;
     if !status.success() {
@@ -122,9 +166,17 @@ pub fn softflowd_replay(pcap: &Path, target: SocketAddr, version: u8, scratch: &
 /// Runs a Python script from `tests/python` with arguments; returns its stdout.
 pub fn python(script: &str, args: &[&str]) -> anyhow::Result<String> {
     let path = crate::workspace_root().join("tests/python").join(script);
-    let out = Command::new("python3").arg(&path).args(args).output().context("running python3")?;
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .context("running python3")?;
     if !out.status.success() {
-        bail!("{script} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{script} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8(out.stdout)?)
 }

@@ -50,7 +50,9 @@ pub fn to_text(addr: &[u8]) -> Option<String> {
 
 /// Text form of an address suitable for a directory name (`:` replaced by `_` for IPv6).
 pub fn to_path_segment(addr: &[u8]) -> String {
-    to_text(addr).map(|t| t.replace(':', "_")).unwrap_or_else(|| "invalid".to_string())
+    to_text(addr)
+        .map(|t| t.replace(':', "_"))
+        .unwrap_or_else(|| "invalid".to_string())
 }
 
 /// Parses the directory-name form written by [`to_path_segment`].

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, FixedSizeBinaryBuilder, PrimitiveBuilder, RecordBatch, TimestampMillisecondBuilder,
-    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    ArrayRef, FixedSizeBinaryBuilder, PrimitiveBuilder, RecordBatch, TimestampMillisecondBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{ArrowPrimitiveType, TimestampMillisecondType};
 
@@ -214,7 +214,11 @@ mod tests {
             src_addr: Some(from_v4_u32(0x0a00_0001)),
             ..Default::default()
         });
-        b.append(&FlowRecord { flow_start: 2_000, exporter: from_v4_u32(0x7f00_0001), ..Default::default() });
+        b.append(&FlowRecord {
+            flow_start: 2_000,
+            exporter: from_v4_u32(0x7f00_0001),
+            ..Default::default()
+        });
         assert_eq!(b.len(), 2);
         let batch = b.finish();
         assert!(b.is_empty());

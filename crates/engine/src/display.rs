@@ -61,7 +61,10 @@ mod tests {
             src_addr: Some(from_ip("2001:db8::5".parse().unwrap())),
             ..Default::default()
         });
-        b.append(&FlowRecord { exporter: from_ip("127.0.0.1".parse().unwrap()), ..Default::default() });
+        b.append(&FlowRecord {
+            exporter: from_ip("127.0.0.1".parse().unwrap()),
+            ..Default::default()
+        });
         let shown = addresses_as_text(&b.finish()).unwrap();
         let src = shown.column_by_name("src_addr").unwrap().as_string::<i32>();
         assert_eq!(src.value(0), "2001:db8::5");

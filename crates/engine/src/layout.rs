@@ -64,7 +64,11 @@ impl WindowName {
     /// The file stem: `20261122T1105Z`, or `20261122T1105Z-2` for part 2.
     pub fn stem(&self) -> Result<String> {
         let base = datetime(self.start_ms)?.format(STEM_FORMAT).to_string();
-        Ok(if self.part == 0 { base } else { format!("{base}-{}", self.part) })
+        Ok(if self.part == 0 {
+            base
+        } else {
+            format!("{base}-{}", self.part)
+        })
     }
 
     /// Parses a stem written by [`stem`](Self::stem); `None` if it is not one.
@@ -74,7 +78,10 @@ impl WindowName {
             None => (stem, 0),
         };
         let t = NaiveDateTime::parse_from_str(base, STEM_FORMAT).ok()?;
-        Some(WindowName { start_ms: t.and_utc().timestamp_millis(), part })
+        Some(WindowName {
+            start_ms: t.and_utc().timestamp_millis(),
+            part,
+        })
     }
 }
 
@@ -243,6 +250,9 @@ mod tests {
         assert_eq!(classify(Path::new("a/b.parquet")), Some((FileKind::Sealed, "b")));
         assert_eq!(classify(Path::new("a/b.txt")), None);
         let stem = stem_path(p).unwrap();
-        assert_eq!(with_kind(&stem, FileKind::Sealed), Path::new("/x/20261122T1105Z-1.parquet"));
+        assert_eq!(
+            with_kind(&stem, FileKind::Sealed),
+            Path::new("/x/20261122T1105Z-1.parquet")
+        );
     }
 }

@@ -54,8 +54,7 @@ pub fn addr_type() -> DataType {
 }
 
 fn addr_field(name: &str, nullable: bool) -> Field {
-    Field::new(name, addr_type(), nullable)
-        .with_metadata(HashMap::from([(TYPE_KEY.to_string(), TYPE_IP.to_string())]))
+    Field::new(name, addr_type(), nullable).with_metadata(HashMap::from([(TYPE_KEY.to_string(), TYPE_IP.to_string())]))
 }
 
 static FLOW_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {

@@ -44,7 +44,10 @@ impl FlowSnapshot {
     pub fn take(data_dir: &Path) -> Result<FlowSnapshot> {
         let first: Vec<PathBuf> = sealed(data_dir)?;
         let first_stems: HashSet<PathBuf> = first.iter().filter_map(|p| stem_path(p)).collect();
-        let mut snap = FlowSnapshot { parquet_files: first.clone(), ..Default::default() };
+        let mut snap = FlowSnapshot {
+            parquet_files: first.clone(),
+            ..Default::default()
+        };
         let mut read_stems = HashSet::new();
         for (kind, path) in list_files(data_dir)? {
             let Some(stem) = stem_path(&path) else { continue };

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-
 use crate::error::IngestError;
 
 /// Largest datagram we accept whole; longer ones are counted as truncated.
@@ -53,7 +52,11 @@ fn force_recv_buffer(socket: &Socket, size: usize) -> io::Result<()> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// One received datagram, borrowed from a [`BatchReceiver`].
@@ -103,7 +106,10 @@ impl BatchReceiver {
         for i in 0..BATCH {
             // SAFETY: the offset stays inside `buffers`, which is never resized.
             let base = unsafe { receiver.buffers.as_mut_ptr().add(i * MAX_DATAGRAM) };
-            receiver.iovecs.push(libc::iovec { iov_base: base.cast(), iov_len: MAX_DATAGRAM });
+            receiver.iovecs.push(libc::iovec {
+                iov_base: base.cast(),
+                iov_len: MAX_DATAGRAM,
+            });
         }
         for i in 0..BATCH {
             let hdr = &mut receiver.headers[i].msg_hdr;
@@ -162,7 +168,11 @@ impl BatchReceiver {
         let truncated = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         let source = sockaddr_to_std(&self.addrs[i], hdr.msg_hdr.msg_namelen)?;
         let start = i * MAX_DATAGRAM;
-        Some(Datagram { source, payload: &self.buffers[start..start + len], truncated })
+        Some(Datagram {
+            source,
+            payload: &self.buffers[start..start + len],
+            truncated,
+        })
     }
 }
 
@@ -180,7 +190,12 @@ fn sockaddr_to_std(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Op
             let sin6: &libc::sockaddr_in6 = unsafe { &*(storage as *const libc::sockaddr_storage).cast() };
             let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
             let port = u16::from_be(sin6.sin6_port);
-            Some(SocketAddr::V6(SocketAddrV6::new(ip, port, sin6.sin6_flowinfo, sin6.sin6_scope_id)))
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                port,
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
         }
         _ => None,
     }
@@ -190,11 +205,15 @@ fn sockaddr_to_std(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Op
 pub fn kernel_drops(port: u16) -> Option<u64> {
     let mut total = None;
     for file in ["/proc/net/udp", "/proc/net/udp6"] {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             let Some(local) = cols.get(1) else { continue };
-            let Some((_, port_hex)) = local.rsplit_once(':') else { continue };
+            let Some((_, port_hex)) = local.rsplit_once(':') else {
+                continue;
+            };
             if u16::from_str_radix(port_hex, 16).ok() != Some(port) {
                 continue;
             }
@@ -243,7 +262,8 @@ mod tests {
             bind_flow_socket("127.0.0.1:0".parse().unwrap(), 1 << 20, Duration::from_millis(200)).unwrap();
         let mut rx = BatchReceiver::new(socket);
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        tx.send_to(&vec![7u8; MAX_DATAGRAM + 10], rx.local_addr().unwrap()).unwrap();
+        tx.send_to(&vec![7u8; MAX_DATAGRAM + 10], rx.local_addr().unwrap())
+            .unwrap();
         assert_eq!(rx.receive().unwrap(), 1);
         let d = rx.datagram(0).unwrap();
         assert!(d.truncated);

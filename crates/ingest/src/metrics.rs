@@ -67,6 +67,8 @@ pub struct IngestMetrics {
     pub socket_drops: Family<ListenerLabel, Gauge>,
     /// Parquet windows sealed.
     pub windows_sealed: Counter,
+    /// Flows with an implausible `flow_start`, filed in the window of their arrival.
+    pub flows_misfiled: Counter,
 }
 
 /// Counters of one exporter, resolved once.
@@ -92,7 +94,9 @@ impl IngestMetrics {
 
     /// The counters of `exporter`, to keep and bump without further lookups.
     pub fn exporter(&self, exporter: IpAddr) -> ExporterCounters {
-        let label = ExporterLabel { exporter: exporter.to_string() };
+        let label = ExporterLabel {
+            exporter: exporter.to_string(),
+        };
         ExporterCounters {
             datagrams: self.datagrams_received.get_or_create(&label).clone(),
             flows: self.flows_decoded.get_or_create(&label).clone(),
@@ -104,29 +108,75 @@ impl IngestMetrics {
 
     /// Counts `n` lost flows at `stage` for `reason`.
     pub fn dropped(&self, stage: &str, reason: &str, n: u64) {
-        let labels = DropLabels { stage: stage.to_string(), reason: reason.to_string() };
+        let labels = DropLabels {
+            stage: stage.to_string(),
+            reason: reason.to_string(),
+        };
         self.flows_dropped.get_or_create(&labels).inc_by(n);
     }
 
     /// Counts one decode error of `kind` from `exporter`.
     pub fn decode_error(&self, exporter: IpAddr, kind: &str) {
-        let labels = DecodeErrorLabels { exporter: exporter.to_string(), kind: kind.to_string() };
+        let labels = DecodeErrorLabels {
+            exporter: exporter.to_string(),
+            kind: kind.to_string(),
+        };
         self.decode_errors.get_or_create(&labels).inc();
     }
 
     /// Registers every counter under the `flowfold` prefix.
     pub fn register(self: &Arc<Self>, registry: &mut Registry) {
         let m = self.as_ref();
-        registry.register("flowfold_datagrams_received", "Datagrams received per exporter", m.datagrams_received.clone());
-        registry.register("flowfold_flows_decoded", "Flows decoded per exporter", m.flows_decoded.clone());
-        registry.register("flowfold_flows_stored", "Flows written to the write-ahead log per exporter", m.flows_stored.clone());
-        registry.register("flowfold_templates_received", "Template records received per exporter", m.templates_received.clone());
-        registry.register("flowfold_sequence_missing", "Flows or packets missing by sequence number per exporter", m.sequence_missing.clone());
-        registry.register("flowfold_sets_held", "Data sets held until their template arrives", m.sets_held.clone());
-        registry.register("flowfold_decode_errors", "Datagrams with a decode error, by exporter and kind", m.decode_errors.clone());
-        registry.register("flowfold_flows_dropped", "Flows lost, by stage and reason", m.flows_dropped.clone());
-        registry.register("flowfold_socket_drops", "Datagrams dropped by the kernel for a full receive buffer", m.socket_drops.clone());
-        registry.register("flowfold_windows_sealed", "Windows sealed into Parquet", m.windows_sealed.clone());
+        registry.register(
+            "flowfold_datagrams_received",
+            "Datagrams received per exporter",
+            m.datagrams_received.clone(),
+        );
+        registry.register(
+            "flowfold_flows_decoded",
+            "Flows decoded per exporter",
+            m.flows_decoded.clone(),
+        );
+        registry.register(
+            "flowfold_flows_stored",
+            "Flows written to the write-ahead log per exporter",
+            m.flows_stored.clone(),
+        );
+        registry.register(
+            "flowfold_templates_received",
+            "Template records received per exporter",
+            m.templates_received.clone(),
+        );
+        registry.register(
+            "flowfold_sequence_missing",
+            "Flows or packets missing by sequence number per exporter",
+            m.sequence_missing.clone(),
+        );
+        registry.register(
+            "flowfold_sets_held",
+            "Data sets held until their template arrives",
+            m.sets_held.clone(),
+        );
+        registry.register(
+            "flowfold_decode_errors",
+            "Datagrams with a decode error, by exporter and kind",
+            m.decode_errors.clone(),
+        );
+        registry.register(
+            "flowfold_flows_dropped",
+            "Flows lost, by stage and reason",
+            m.flows_dropped.clone(),
+        );
+        registry.register(
+            "flowfold_socket_drops",
+            "Datagrams dropped by the kernel for a full receive buffer",
+            m.socket_drops.clone(),
+        );
+        registry.register(
+            "flowfold_windows_sealed",
+            "Windows sealed into Parquet",
+            m.windows_sealed.clone(),
+        );
     }
 }
 
@@ -151,7 +201,13 @@ mod tests {
         c.datagrams.inc_by(3);
         metrics.dropped("store_queue", "full", 7);
         let text = render(&registry);
-        assert!(text.contains("flowfold_datagrams_received_total{exporter=\"192.0.2.1\"} 3"), "{text}");
-        assert!(text.contains("flowfold_flows_dropped_total{stage=\"store_queue\",reason=\"full\"} 7"), "{text}");
+        assert!(
+            text.contains("flowfold_datagrams_received_total{exporter=\"192.0.2.1\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flowfold_flows_dropped_total{stage=\"store_queue\",reason=\"full\"} 7"),
+            "{text}"
+        );
     }
 }

@@ -103,7 +103,12 @@ impl Ingest {
             receivers.push(handle);
         }
         tracing::info!(listeners = ?bound, "ingest started");
-        Ok(Self { bound, stop, receivers, writer })
+        Ok(Self {
+            bound,
+            stop,
+            receivers,
+            writer,
+        })
     }
 
     /// The addresses the listeners are bound to, in the order configured.
@@ -117,10 +122,15 @@ impl Ingest {
         for handle in self.receivers {
             handle.join().map_err(|_| thread_error("receiver", "panicked"))?;
         }
-        self.writer.join().map_err(|_| thread_error("flowfold-writer", "panicked"))?
+        self.writer
+            .join()
+            .map_err(|_| thread_error("flowfold-writer", "panicked"))?
     }
 }
 
 fn thread_error(name: &str, reason: impl std::fmt::Display) -> IngestError {
-    IngestError::Thread { name: name.to_string(), reason: reason.to_string() }
+    IngestError::Thread {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    }
 }

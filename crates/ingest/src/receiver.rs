@@ -54,7 +54,10 @@ pub fn run(
     let mut saved_generation = decoder.template_generation();
     let mut exporters: HashMap<IpAddr, ExporterBuilder> = HashMap::new();
     let mut last_sweep = Instant::now();
-    let shipper = Shipper { to_writer, metrics: Arc::clone(&metrics) };
+    let shipper = Shipper {
+        to_writer,
+        metrics: Arc::clone(&metrics),
+    };
 
     while !stop.load(Ordering::Relaxed) {
         let n = match rx.receive() {
@@ -148,8 +151,13 @@ impl Shipper {
 
 fn publish_kernel_drops(metrics: &IngestMetrics, addr: SocketAddr) {
     if let Some(drops) = crate::listener::kernel_drops(addr.port()) {
-        let label = ListenerLabel { listener: addr.to_string() };
-        metrics.socket_drops.get_or_create(&label).set(i64::try_from(drops).unwrap_or(i64::MAX));
+        let label = ListenerLabel {
+            listener: addr.to_string(),
+        };
+        metrics
+            .socket_drops
+            .get_or_create(&label)
+            .set(i64::try_from(drops).unwrap_or(i64::MAX));
     }
 }
 
@@ -160,5 +168,8 @@ fn canonical(source: SocketAddr) -> IpAddr {
 
 /// Milliseconds since the Unix epoch by the wall clock.
 pub fn wall_clock_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -34,5 +34,8 @@ pub fn save(decoder: &Decoder, path: &Path) -> Result<(), IngestError> {
 }
 
 fn state_error(path: &Path, e: impl std::fmt::Display) -> IngestError {
-    IngestError::TemplateState { path: path.to_path_buf(), reason: e.to_string() }
+    IngestError::TemplateState {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }

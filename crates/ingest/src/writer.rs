@@ -17,7 +17,11 @@ use crate::receiver::wall_clock_ms;
 const MAINTAIN_EVERY: Duration = Duration::from_millis(200);
 
 /// Runs until every sender is gone, then closes the store (sealing all open windows).
-pub fn run(mut store: FlowStore, from_receivers: Receiver<RecordBatch>, metrics: Arc<IngestMetrics>) -> Result<(), IngestError> {
+pub fn run(
+    mut store: FlowStore,
+    from_receivers: Receiver<RecordBatch>,
+    metrics: Arc<IngestMetrics>,
+) -> Result<(), IngestError> {
     let mut last_maintain = Instant::now();
     loop {
         match from_receivers.recv_timeout(MAINTAIN_EVERY) {
@@ -31,7 +35,9 @@ pub fn run(mut store: FlowStore, from_receivers: Receiver<RecordBatch>, metrics:
             if let Err(e) = store.maintain(wall_clock_ms()) {
                 tracing::error!(error = %e, "store maintenance failed");
             }
-            metrics.windows_sealed.inc_by(store.stats().windows_sealed.saturating_sub(sealed_before));
+            metrics
+                .windows_sealed
+                .inc_by(store.stats().windows_sealed.saturating_sub(sealed_before));
         }
     }
     let report = store.close()?;
@@ -42,8 +48,11 @@ pub fn run(mut store: FlowStore, from_receivers: Receiver<RecordBatch>, metrics:
 fn append(store: &mut FlowStore, batch: &RecordBatch, metrics: &IngestMetrics) {
     let rows = batch.num_rows() as u64;
     match store.append(batch) {
-        Ok(_) => {
-            let label = ExporterLabel { exporter: exporter_of(batch) };
+        Ok(report) => {
+            metrics.flows_misfiled.inc_by(report.rows_misfiled as u64);
+            let label = ExporterLabel {
+                exporter: exporter_of(batch),
+            };
             metrics.flows_stored.get_or_create(&label).inc_by(rows);
         }
         Err(e) => {

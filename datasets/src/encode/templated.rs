@@ -185,7 +185,7 @@ impl Encoder {
                 self.flush(o, export_secs, out);
                 o = self.start();
             }
-            if !same_set {
+            if o.set.is_none_or(|(_, s)| s != id) {
                 self.close_set(&mut o);
                 self.open_set(&mut o, id);
             }

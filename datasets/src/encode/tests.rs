@@ -6,7 +6,11 @@ use engine::addr::{from_ip, from_v4_u32};
 use super::*;
 
 fn flow(i: u32, v6: bool) -> FlowRecord {
-    let a = if v6 { from_ip(format!("2001:db8::{i:x}").parse().unwrap()) } else { from_v4_u32(0x0a00_0000 + i) };
+    let a = if v6 {
+        from_ip(format!("2001:db8::{i:x}").parse().unwrap())
+    } else {
+        from_v4_u32(0x0a00_0000 + i)
+    };
     FlowRecord {
         flow_start: 1_700_000_000_000 + i64::from(i),
         src_addr: Some(a),
@@ -27,7 +31,11 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 #[test]
 fn v5_skips_ipv6_and_fills_30_records_per_datagram() {
     let flows: Vec<_> = (0..70).map(|i| flow(i, i % 10 == 0)).collect();
-    let cfg = EncoderConfig { observation_domain: 0x0203, max_datagram: 1464, ..EncoderConfig::new(Format::V5) };
+    let cfg = EncoderConfig {
+        observation_domain: 0x0203,
+        max_datagram: 1464,
+        ..EncoderConfig::new(Format::V5)
+    };
     let mut enc = Encoder::new(cfg);
     let mut out = Vec::new();
     enc.encode(&flows, 1_700_000_001_500, &mut out);
@@ -44,7 +52,11 @@ fn v5_skips_ipv6_and_fills_30_records_per_datagram() {
 #[test]
 fn templates_lead_and_are_refreshed() {
     for format in [Format::V9, Format::Ipfix] {
-        let cfg = EncoderConfig { template_refresh_packets: 3, max_datagram: 200, ..EncoderConfig::new(format) };
+        let cfg = EncoderConfig {
+            template_refresh_packets: 3,
+            max_datagram: 200,
+            ..EncoderConfig::new(format)
+        };
         let mut enc = Encoder::new(cfg);
         let mut out = Vec::new();
         let flows: Vec<_> = (0..40).map(|i| flow(i, i % 3 == 0)).collect();

@@ -41,9 +41,9 @@ fn every_datagram_arrives_from_its_exporter_address() {
     let mut generator = Generator::new(cfg).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut truth = TruthWriter::create(&dir.path().join("t.parquet"), generator.exporters()).unwrap();
-    // Paced (30k flows/s) so the receiver's default buffer keeps up.
+    // Paced (10k flows/s) so the receiver's default buffer keeps up even on a loaded machine.
     let send_cfg = SendConfig {
-        rate: 30_000,
+        rate: 10_000,
         ..SendConfig::new(target)
     };
     let report = send::run(&mut generator, &send_cfg, Some(&mut truth), &AtomicBool::new(false)).unwrap();
@@ -53,7 +53,7 @@ fn every_datagram_arrives_from_its_exporter_address() {
     assert_eq!(report.flows, 3_000);
     assert_eq!(summary.flows, 3_000);
     assert_eq!(report.send_errors, 0);
-    assert!(report.seconds >= 0.09, "paced: {}", report.seconds);
+    assert!(report.seconds >= 0.29, "paced: {}", report.seconds);
     assert_eq!(got.len() as u64, report.datagrams);
     assert!(report.datagrams >= 3_000 / 30, "{} datagrams", report.datagrams);
 

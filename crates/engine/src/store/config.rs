@@ -9,12 +9,13 @@ use crate::error::{EngineError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SortKey {
-    /// By `flow_start` only.
+    /// By `flow_start` only: the default. Flows arrive nearly in time order, so the sort is
+    /// cheap, and time-range queries prune pages. Seals about 2.3x faster than
+    /// `ExporterSrcDstStart` for about 7% more bytes (see the crate README).
+    #[default]
     FlowStart,
     /// By `exporter`, `src_addr`, `dst_addr`, then `flow_start`: groups conversations, which
-    /// compresses the address and port columns better. Measured smaller on skewed traffic (see
-    /// the crate README), hence the default.
-    #[default]
+    /// compresses the address and port columns better, at a higher sealing cost.
     ExporterSrcDstStart,
     /// By `exporter`, `protocol`, `dst_port`, then `flow_start`.
     ProtocolDstPortStart,
@@ -43,6 +44,11 @@ pub struct StoreConfig {
     pub row_group_rows: usize,
     /// Windows that may wait for the seal thread before `append` blocks (default 64).
     pub seal_queue: usize,
+    /// Flows whose `flow_start` lies more than this before the moment they are stored are
+    /// filed in the window of that moment instead of their own (see `split`).
+    pub max_lateness: Duration,
+    /// Likewise for flows dated more than this after the moment they are stored.
+    pub max_lead: Duration,
 }
 
 impl Default for StoreConfig {
@@ -58,6 +64,8 @@ impl Default for StoreConfig {
             zstd_level: 3,
             row_group_rows: 1 << 20,
             seal_queue: 64,
+            max_lateness: Duration::from_secs(30 * 24 * 3600),
+            max_lead: Duration::from_secs(3600),
         }
     }
 }
@@ -65,12 +73,18 @@ impl Default for StoreConfig {
 impl StoreConfig {
     /// A default configuration storing under `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        StoreConfig { data_dir: data_dir.into(), ..Default::default() }
+        StoreConfig {
+            data_dir: data_dir.into(),
+            ..Default::default()
+        }
     }
 
     /// The window length in ms, after checking every setting.
     pub(crate) fn validate(&self) -> Result<i64> {
-        let bad = |setting, reason: &str| EngineError::Config { setting, reason: reason.into() };
+        let bad = |setting, reason: &str| EngineError::Config {
+            setting,
+            reason: reason.into(),
+        };
         let secs = self.window.as_secs();
         if self.window.subsec_nanos() != 0 || secs == 0 || !secs.is_multiple_of(60) || !86_400u64.is_multiple_of(secs) {
             return Err(bad("window", "must be a whole number of minutes that divides a day"));
@@ -101,11 +115,23 @@ mod tests {
     #[test]
     fn defaults_validate_and_odd_windows_do_not() {
         assert_eq!(StoreConfig::default().validate().unwrap(), 300_000);
-        let odd = StoreConfig { window: Duration::from_secs(90), ..Default::default() };
-        assert!(matches!(odd.validate(), Err(EngineError::Config { setting: "window", .. })));
-        let seven = StoreConfig { window: Duration::from_secs(7 * 60), ..Default::default() };
+        let odd = StoreConfig {
+            window: Duration::from_secs(90),
+            ..Default::default()
+        };
+        assert!(matches!(
+            odd.validate(),
+            Err(EngineError::Config { setting: "window", .. })
+        ));
+        let seven = StoreConfig {
+            window: Duration::from_secs(7 * 60),
+            ..Default::default()
+        };
         assert!(seven.validate().is_err());
-        let zero = StoreConfig { segment_rows: 0, ..Default::default() };
+        let zero = StoreConfig {
+            segment_rows: 0,
+            ..Default::default()
+        };
         assert!(zero.validate().is_err());
     }
 }

@@ -37,6 +37,8 @@ pub struct AppendReport {
     pub windows_opened: usize,
     /// Window files closed and queued for sealing (segment full or too many open windows).
     pub windows_queued: usize,
+    /// Rows with an implausible `flow_start`, filed in the current window instead of their own.
+    pub rows_misfiled: usize,
 }
 
 /// What one [`FlowStore::maintain`] did.
@@ -152,9 +154,16 @@ impl FlowStore {
     /// window of their `flow_start`, and by exporter if several are present).
     pub fn append(&mut self, batch: &RecordBatch) -> Result<AppendReport> {
         let mut report = AppendReport::default();
-        for (exporter, start, part) in split::split(batch, self.window_ms)? {
+        let filing = split::Filing {
+            window_ms: self.window_ms,
+            now_ms: wall_clock_ms(),
+            max_lateness_ms: duration_ms(self.cfg.max_lateness),
+            max_lead_ms: duration_ms(self.cfg.max_lead),
+        };
+        for (exporter, start, part) in split::split(batch, &filing)? {
             self.append_to_window(exporter, start, &part, &mut report)?;
         }
+        report.rows_misfiled = split::count_misdated(batch, &filing);
         Ok(report)
     }
 
@@ -209,7 +218,10 @@ impl FlowStore {
         let stem = dir.join(WindowName { start_ms: start, part }.stem()?);
         let wal = WalWriter::create(with_kind(&stem, FileKind::Wal))?;
         sync_dir(&dir)?;
-        self.channels.entry(exporter).or_default().insert(start, OpenWindow { wal });
+        self.channels
+            .entry(exporter)
+            .or_default()
+            .insert(start, OpenWindow { wal });
         self.windows_opened += 1;
         report.windows_opened += 1;
         Ok(self.cfg.segment_rows)
@@ -217,8 +229,12 @@ impl FlowStore {
 
     /// Finishes a window's log and hands it to the seal thread.
     fn queue_window(&mut self, exporter: Addr16, start: i64) -> Result<()> {
-        let Some(channel) = self.channels.get_mut(&exporter) else { return Ok(()) };
-        let Some(window) = channel.remove(&start) else { return Ok(()) };
+        let Some(channel) = self.channels.get_mut(&exporter) else {
+            return Ok(());
+        };
+        let Some(window) = channel.remove(&start) else {
+            return Ok(());
+        };
         if channel.is_empty() {
             self.channels.remove(&exporter);
         }
@@ -240,7 +256,10 @@ impl FlowStore {
             self.queue_window(exporter, start)?;
             report.windows_queued += 1;
         }
-        if self.last_sync_ms.is_none_or(|t| now_ms.saturating_sub(t) >= self.fsync_ms) {
+        if self
+            .last_sync_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= self.fsync_ms)
+        {
             for window in self.channels.values_mut().flat_map(|c| c.values_mut()) {
                 report.files_synced += usize::from(window.wal.sync()?);
             }
@@ -256,14 +275,20 @@ impl FlowStore {
 
     /// Seals every open window and waits until all sealing is finished.
     pub fn close(mut self) -> Result<CloseReport> {
-        let open: Vec<(Addr16, i64)> =
-            self.channels.iter().flat_map(|(e, c)| c.keys().map(move |s| (*e, *s))).collect();
+        let open: Vec<(Addr16, i64)> = self
+            .channels
+            .iter()
+            .flat_map(|(e, c)| c.keys().map(move |s| (*e, *s)))
+            .collect();
         let windows_closed = open.len();
         for (exporter, start) in open {
             self.queue_window(exporter, start)?;
         }
         self.sealer.shutdown();
-        Ok(CloseReport { windows_closed, stats: self.stats() })
+        Ok(CloseReport {
+            windows_closed,
+            stats: self.stats(),
+        })
     }
 
     /// Counters since the store was opened.
@@ -283,4 +308,16 @@ impl FlowStore {
             open_windows: self.open_windows(),
         }
     }
+}
+
+/// Milliseconds since the Unix epoch by the wall clock.
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A duration in whole milliseconds, saturating.
+fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -13,8 +13,8 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::{SortColumn, concat, interleave_record_batch, lexsort_to_indices};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
 use super::config::SortKey;
@@ -59,7 +59,9 @@ pub(crate) fn seal_file(wal: &Path, settings: &SealSettings) -> Result<SealOutco
         remove(wal)?;
         return Ok(outcome);
     }
-    let Some(contents) = read_wal(wal)? else { return Ok(outcome) };
+    let Some(contents) = read_wal(wal)? else {
+        return Ok(outcome);
+    };
     outcome.bytes_cut = contents.bytes_cut;
     if contents.rows > 0 && !contents.has_flow_schema() {
         let mut bad = wal.as_os_str().to_os_string();
@@ -94,12 +96,8 @@ fn remove(path: &Path) -> Result<()> {
 pub(crate) fn sort_columns(key: SortKey) -> &'static [&'static str] {
     match key {
         SortKey::FlowStart => &[col::FLOW_START],
-        SortKey::ExporterSrcDstStart => {
-            &[col::EXPORTER, col::SRC_ADDR, col::DST_ADDR, col::FLOW_START]
-        }
-        SortKey::ProtocolDstPortStart => {
-            &[col::EXPORTER, col::PROTOCOL, col::DST_PORT, col::FLOW_START]
-        }
+        SortKey::ExporterSrcDstStart => &[col::EXPORTER, col::SRC_ADDR, col::DST_ADDR, col::FLOW_START],
+        SortKey::ProtocolDstPortStart => &[col::EXPORTER, col::PROTOCOL, col::DST_PORT, col::FLOW_START],
     }
 }
 
@@ -111,9 +109,11 @@ pub(crate) fn sort_permutation(batches: &[RecordBatch], key: SortKey) -> Result<
         let parts: Vec<&dyn arrow::array::Array> = batches
             .iter()
             .map(|b| {
-                b.column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| EngineError::BadBatch {
-                    reason: format!("missing column {name}"),
-                })
+                b.column_by_name(name)
+                    .map(|c| c.as_ref())
+                    .ok_or_else(|| EngineError::BadBatch {
+                        reason: format!("missing column {name}"),
+                    })
             })
             .collect::<Result<_>>()?;
         let values: ArrayRef = concat(&parts)?;
@@ -128,7 +128,11 @@ pub(crate) fn writer_properties(settings: &SealSettings) -> Result<WriterPropert
     let sorting: Vec<SortingColumn> = sort_columns(settings.sort)
         .iter()
         .filter_map(|name| flow_schema().index_of(name).ok())
-        .map(|i| SortingColumn { column_idx: i as i32, descending: false, nulls_first: true })
+        .map(|i| SortingColumn {
+            column_idx: i as i32,
+            descending: false,
+            nulls_first: true,
+        })
         .collect();
     let mut b = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)
@@ -183,6 +187,9 @@ pub(crate) fn write_parquet(
         .into_inner()
         .map_err(|e| EngineError::io("flush sealed window", path)(e.into_error()))?;
     file.sync_all().map_err(EngineError::io("fsync sealed window", path))?;
-    let len = file.metadata().map_err(EngineError::io("stat sealed window", path))?.len();
+    let len = file
+        .metadata()
+        .map_err(EngineError::io("stat sealed window", path))?
+        .len();
     Ok(len)
 }

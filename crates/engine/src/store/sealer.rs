@@ -50,7 +50,11 @@ impl Sealer {
             .name("flowfold-seal".into())
             .spawn(move || run(rx, settings, &thread_counters))
             .map_err(EngineError::io("start seal thread", "flowfold-seal"))?;
-        Ok(Sealer { tx: Some(tx), handle: Some(handle), counters })
+        Ok(Sealer {
+            tx: Some(tx),
+            handle: Some(handle),
+            counters,
+        })
     }
 
     /// The shared counters.
@@ -60,7 +64,9 @@ impl Sealer {
 
     /// Queues a finished log for sealing; waits if the queue is full.
     pub(crate) fn submit(&self, wal: PathBuf) -> Result<()> {
-        let Some(tx) = &self.tx else { return Err(EngineError::SealerGone { path: wal }) };
+        let Some(tx) = &self.tx else {
+            return Err(EngineError::SealerGone { path: wal });
+        };
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
         let wal = match tx.try_send(wal) {
             Ok(()) => return Ok(()),
@@ -95,7 +101,9 @@ fn run(rx: Receiver<PathBuf>, settings: SealSettings, counters: &SealCounters) {
             Ok(outcome) => {
                 counters.sealed.fetch_add(1, Ordering::Relaxed);
                 counters.rows.fetch_add(outcome.rows as u64, Ordering::Relaxed);
-                counters.parquet_bytes.fetch_add(outcome.parquet_bytes, Ordering::Relaxed);
+                counters
+                    .parquet_bytes
+                    .fetch_add(outcome.parquet_bytes, Ordering::Relaxed);
                 counters.bytes_cut.fetch_add(outcome.bytes_cut, Ordering::Relaxed);
             }
             Err(err) => counters.record_error(&err),

@@ -35,7 +35,12 @@ impl WalWriter {
             .map_err(EngineError::io("create write-ahead log", &path))?;
         let mut writer = StreamWriter::try_new_buffered(file, &flow_schema())?;
         writer.flush()?;
-        Ok(WalWriter { path, writer, rows: 0, unsynced: true })
+        Ok(WalWriter {
+            path,
+            writer,
+            rows: 0,
+            unsynced: true,
+        })
     }
 
     /// Rows written so far.
@@ -91,7 +96,9 @@ pub struct WalContents {
 impl WalContents {
     /// `true` if the log has the flow schema (field names, types and nullability).
     pub fn has_flow_schema(&self) -> bool {
-        self.schema.as_ref().is_some_and(|s| s.fields() == flow_schema().fields())
+        self.schema
+            .as_ref()
+            .is_some_and(|s| s.fields() == flow_schema().fields())
     }
 }
 

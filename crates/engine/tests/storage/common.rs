@@ -77,7 +77,11 @@ pub fn starts(batches: &[RecordBatch]) -> Vec<i64> {
     batches
         .iter()
         .flat_map(|b| {
-            b.column_by_name("flow_start").unwrap().as_primitive::<TimestampMillisecondType>().values().to_vec()
+            b.column_by_name("flow_start")
+                .unwrap()
+                .as_primitive::<TimestampMillisecondType>()
+                .values()
+                .to_vec()
         })
         .collect()
 }
@@ -86,7 +90,14 @@ pub fn starts(batches: &[RecordBatch]) -> Vec<i64> {
 pub fn sum_bytes(batches: &[RecordBatch]) -> u64 {
     batches
         .iter()
-        .map(|b| b.column_by_name("bytes").unwrap().as_primitive::<UInt64Type>().values().iter().sum::<u64>())
+        .map(|b| {
+            b.column_by_name("bytes")
+                .unwrap()
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .sum::<u64>()
+        })
         .sum()
 }
 

@@ -26,7 +26,9 @@ fn synthetic(n: usize, seed: u64) -> Vec<RecordBatch> {
     let common_ports = [443u16, 80, 53, 123, 22, 25, 993, 8080, 3389, 5060];
     let host = |rng: &mut SmallRng, k: u32| -> [u8; 16] {
         if k % 10 == 9 {
-            from_ip(std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, k as u16, 0, 0, 0, 1)))
+            from_ip(std::net::IpAddr::V6(std::net::Ipv6Addr::new(
+                0x2001, 0xdb8, 0, k as u16, 0, 0, 0, 1,
+            )))
         } else if rng.random_bool(0.5) {
             from_v4_u32(0x0a00_0000 | k)
         } else {
@@ -50,7 +52,11 @@ fn synthetic(n: usize, seed: u64) -> Vec<RecordBatch> {
             (0, 0)
         } else {
             let p = ports.sample(&mut rng) as usize;
-            let service = if p <= common_ports.len() { common_ports[p - 1] } else { 1024 + p as u16 };
+            let service = if p <= common_ports.len() {
+                common_ports[p - 1]
+            } else {
+                1024 + p as u16
+            };
             (rng.random_range(32768..61000), service)
         };
         let pk = packets.sample(&mut rng) as u64;
@@ -93,12 +99,26 @@ fn synthetic(n: usize, seed: u64) -> Vec<RecordBatch> {
 #[test]
 #[ignore = "measurement: run in release with --ignored --nocapture"]
 fn measure_bytes_per_flow_and_seal_speed() {
-    let n: usize = std::env::var("FLOWFOLD_MEASURE_FLOWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let zstd: i32 = std::env::var("FLOWFOLD_MEASURE_ZSTD").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let n: usize = std::env::var("FLOWFOLD_MEASURE_FLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let zstd: i32 = std::env::var("FLOWFOLD_MEASURE_ZSTD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let batches = synthetic(n, 42);
-    for sort in [SortKey::FlowStart, SortKey::ExporterSrcDstStart, SortKey::ProtocolDstPortStart] {
+    for sort in [
+        SortKey::FlowStart,
+        SortKey::ExporterSrcDstStart,
+        SortKey::ProtocolDstPortStart,
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig { sort, zstd_level: zstd, ..StoreConfig::new(dir.path()) };
+        let cfg = StoreConfig {
+            sort,
+            zstd_level: zstd,
+            ..StoreConfig::new(dir.path())
+        };
         let (mut store, _) = FlowStore::open(cfg).unwrap();
         let t = Instant::now();
         for b in &batches {

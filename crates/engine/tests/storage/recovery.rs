@@ -25,7 +25,12 @@ fn a_torn_log_keeps_its_complete_batches_and_counts_the_cut() {
     let (wal, after_first) = crash_with_two_batches(dir.path());
     let full = std::fs::metadata(&wal).unwrap().len();
     let cut_at = after_first + (full - after_first) / 2;
-    OpenOptions::new().write(true).open(&wal).unwrap().set_len(cut_at).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(cut_at)
+        .unwrap();
 
     // A reader before recovery sees the complete batch and skips the torn tail.
     let snap = FlowSnapshot::take(dir.path()).unwrap();
@@ -67,7 +72,11 @@ fn a_crash_between_rename_and_delete_does_not_duplicate() {
     std::fs::write(&stray, b"partial").unwrap();
 
     let snap = FlowSnapshot::take(dir.path()).unwrap();
-    assert_eq!((snap.parquet_files.len(), snap.open_rows()), (1, 0), "the log is not counted twice");
+    assert_eq!(
+        (snap.parquet_files.len(), snap.open_rows()),
+        (1, 0),
+        "the log is not counted twice"
+    );
 
     let (store, report) = FlowStore::open(config(dir.path())).unwrap();
     assert_eq!(report.duplicates_removed, 1);
@@ -87,7 +96,10 @@ fn a_log_of_garbage_is_cut_not_fatal() {
     std::fs::create_dir_all(&part).unwrap();
     std::fs::write(part.join("20261122T1105Z.arrows"), vec![0xab; 1000]).unwrap();
     let (store, report) = FlowStore::open(config(dir.path())).unwrap();
-    assert_eq!((report.wal_files, report.rows_recovered, report.bytes_cut), (1, 0, 1000));
+    assert_eq!(
+        (report.wal_files, report.rows_recovered, report.bytes_cut),
+        (1, 0, 1000)
+    );
     store.close().unwrap();
     assert!(files(dir.path(), FileKind::Wal).is_empty());
 }

@@ -1,7 +1,7 @@
 //! Snapshots while a writer seals concurrently: never a window twice, never one missed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use engine::{FlowSnapshot, FlowStore, StoreConfig};
@@ -11,7 +11,11 @@ use crate::common::*;
 #[test]
 fn snapshots_during_sealing_always_see_every_row_once() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { segment_rows: 80, window: Duration::from_secs(60), ..config(dir.path()) };
+    let cfg = StoreConfig {
+        segment_rows: 80,
+        window: Duration::from_secs(60),
+        ..config(dir.path())
+    };
     let (mut store, _) = FlowStore::open(cfg).unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let reader_done = Arc::clone(&done);
@@ -25,7 +29,11 @@ fn snapshots_during_sealing_always_see_every_row_once() {
             for p in &snap.parquet_files {
                 total += rows(&read_parquet(p));
             }
-            assert_eq!(total % 40, 0, "a snapshot saw a partial batch or a window twice: {total}");
+            assert_eq!(
+                total % 40,
+                0,
+                "a snapshot saw a partial batch or a window twice: {total}"
+            );
             checked += 1;
         }
         checked

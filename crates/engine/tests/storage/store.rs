@@ -49,7 +49,10 @@ fn sealing_writes_sorted_zstd_parquet_with_statistics_in_the_hive_path() {
 
     assert!(files(dir.path(), FileKind::Wal).is_empty());
     let sealed = files(dir.path(), FileKind::Sealed);
-    assert_eq!(sealed, vec![std::path::PathBuf::from(format!("{PARTITION}/20261122T1105Z.parquet"))]);
+    assert_eq!(
+        sealed,
+        vec![std::path::PathBuf::from(format!("{PARTITION}/20261122T1105Z.parquet"))]
+    );
     let path = dir.path().join(&sealed[0]);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), closed.stats.parquet_bytes);
 
@@ -68,12 +71,24 @@ fn sealing_writes_sorted_zstd_parquet_with_statistics_in_the_hive_path() {
     assert_eq!(meta.file_metadata().num_rows(), 2000);
     let rg = meta.row_group(0);
     for c in rg.columns() {
-        assert!(matches!(c.compression(), Compression::ZSTD(_)), "{} is zstd", c.column_path());
+        assert!(
+            matches!(c.compression(), Compression::ZSTD(_)),
+            "{} is zstd",
+            c.column_path()
+        );
         assert!(c.statistics().is_some(), "{} has statistics", c.column_path());
     }
     let start_stats = rg.column(0).statistics().unwrap();
-    assert_eq!(start_stats.min_bytes_opt().map(|b| i64::from_le_bytes(b.try_into().unwrap())), Some(T0));
-    assert!(meta.column_index().is_some() && meta.offset_index().is_some(), "page index written");
+    assert_eq!(
+        start_stats
+            .min_bytes_opt()
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap())),
+        Some(T0)
+    );
+    assert!(
+        meta.column_index().is_some() && meta.offset_index().is_some(),
+        "page index written"
+    );
     assert_eq!(rg.sorting_columns().map(|s| s[0].column_idx), Some(0));
 }
 
@@ -95,17 +110,32 @@ fn late_flows_land_in_their_window_and_get_a_part_after_sealing() {
     store.close().unwrap();
 
     let sealed = files(dir.path(), FileKind::Sealed);
-    let names: Vec<String> =
-        sealed.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, vec!["20261122T1105Z-1.parquet", "20261122T1105Z.parquet", "20261122T1110Z.parquet"]);
-    let counts: Vec<usize> = sealed.iter().map(|p| rows(&read_parquet(&dir.path().join(p)))).collect();
+    let names: Vec<String> = sealed
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "20261122T1105Z-1.parquet",
+            "20261122T1105Z.parquet",
+            "20261122T1110Z.parquet"
+        ]
+    );
+    let counts: Vec<usize> = sealed
+        .iter()
+        .map(|p| rows(&read_parquet(&dir.path().join(p))))
+        .collect();
     assert_eq!(counts, vec![4, 10, 6]);
 }
 
 #[test]
 fn a_full_segment_rolls_to_a_new_part() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { segment_rows: 100, ..config(dir.path()) };
+    let cfg = StoreConfig {
+        segment_rows: 100,
+        ..config(dir.path())
+    };
     let (mut store, _) = FlowStore::open(cfg).unwrap();
     let r = store.append(&flows(1, T0, 10, 250)).unwrap();
     assert_eq!((r.rows, r.windows_opened, r.windows_queued), (250, 3, 2));
@@ -113,7 +143,12 @@ fn a_full_segment_rolls_to_a_new_part() {
     let sealed = files(dir.path(), FileKind::Sealed);
     let counts: Vec<(String, usize)> = sealed
         .iter()
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), rows(&read_parquet(&dir.path().join(p)))))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                rows(&read_parquet(&dir.path().join(p))),
+            )
+        })
         .collect();
     assert_eq!(
         counts,
@@ -128,7 +163,10 @@ fn a_full_segment_rolls_to_a_new_part() {
 #[test]
 fn too_many_open_windows_seal_the_oldest_and_exporters_are_channels() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { max_open_windows: 2, ..config(dir.path()) };
+    let cfg = StoreConfig {
+        max_open_windows: 2,
+        ..config(dir.path())
+    };
     let (mut store, _) = FlowStore::open(cfg).unwrap();
     for k in 0..3 {
         store.append(&flows(1, T0 + k * W, 1, 5)).unwrap();
@@ -142,13 +180,20 @@ fn too_many_open_windows_seal_the_oldest_and_exporters_are_channels() {
     assert_eq!(closed.stats.rows_sealed, 22);
     let sealed = files(dir.path(), FileKind::Sealed);
     assert_eq!(sealed.len(), 4);
-    assert!(sealed.iter().any(|p| p.starts_with("flows/exporter=10.0.0.2/date=2026-11-22/hour=11")));
+    assert!(
+        sealed
+            .iter()
+            .any(|p| p.starts_with("flows/exporter=10.0.0.2/date=2026-11-22/hour=11"))
+    );
 }
 
 #[test]
 fn other_sort_keys_order_rows_by_their_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { sort: SortKey::ExporterSrcDstStart, ..config(dir.path()) };
+    let cfg = StoreConfig {
+        sort: SortKey::ExporterSrcDstStart,
+        ..config(dir.path())
+    };
     let (mut store, _) = FlowStore::open(cfg).unwrap();
     store.append(&flows(1, T0, 10, 100)).unwrap();
     store.close().unwrap();
@@ -172,6 +217,9 @@ fn a_batch_without_the_flow_schema_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, _) = FlowStore::open(config(dir.path())).unwrap();
     let narrow = flows(1, T0, 1, 3).project(&[0, 1]).unwrap();
-    assert!(matches!(store.append(&narrow), Err(engine::EngineError::BadBatch { .. })));
+    assert!(matches!(
+        store.append(&narrow),
+        Err(engine::EngineError::BadBatch { .. })
+    ));
     assert_eq!(store.append(&flows(1, T0, 1, 0)).unwrap().rows, 0);
 }

@@ -33,13 +33,21 @@ async fn count_and_sum_over_sealed_and_open_windows_are_exact() {
 
     // A filter on time prunes nothing wrongly.
     let cut = T0 + W;
-    let out = query(&ctx, &format!("SELECT count(*) FROM flows WHERE flow_start >= to_timestamp_millis({cut})")).await;
+    let out = query(
+        &ctx,
+        &format!("SELECT count(*) FROM flows WHERE flow_start >= to_timestamp_millis({cut})"),
+    )
+    .await;
     assert_eq!(out[0].column(0).as_primitive::<Int64Type>().value(0), 200);
 
     // The table keeps the flow schema: no partition columns.
     let df = ctx.table("flows").await.unwrap();
     let names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let want: Vec<String> = engine::flow_schema().fields().iter().map(|f| f.name().clone()).collect();
+    let want: Vec<String> = engine::flow_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(names, want);
     store.close().unwrap();
 }

@@ -83,10 +83,124 @@ pub(crate) struct Op {
     pub target: Target,
 }
 
+/// Where one column's bytes sit in a fixed-length record (`len == 0`: absent).
+///
+/// Integers of 1..=8 bytes are read without branching on their width: one big-endian 8-byte
+/// load of the window starting at `win`, shifted right by `shift` and masked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub off: u16,
+    pub len: u16,
+    /// Start of the 8-byte window, `u16::MAX` when the record is too short for one.
+    pub win: u16,
+    pub shift: u8,
+    pub mask: u64,
+}
+
+impl Slot {
+    pub(crate) fn new(off: u16, len: u16, record_len: usize) -> Self {
+        let mut s = Slot {
+            off,
+            len,
+            win: u16::MAX,
+            shift: 0,
+            mask: u64::MAX,
+        };
+        if !(1..=8).contains(&len) || record_len < 8 {
+            return s;
+        }
+        if len < 8 {
+            s.mask = (1u64 << (8 * len)) - 1;
+        }
+        // The window ends at or after the field and starts at or before it: record_len >= 8 and
+        // off + len <= record_len.
+        let end = usize::from(off) + usize::from(len);
+        let win = usize::from(off).min(record_len - 8);
+        if win + 8 < end {
+            return s;
+        }
+        s.win = win as u16;
+        s.shift = (8 * (win + 8 - end)) as u8;
+        s
+    }
+}
+
+/// The ops of a fixed-length template laid out by destination: decoding a record reads every
+/// slot in a fixed order, with branches that are the same for every record of the template
+/// (well predicted) instead of one indirect jump per field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub bytes: Slot,
+    pub packets: Slot,
+    pub protocol: Slot,
+    pub tos: Slot,
+    pub tcp_flags: Slot,
+    pub src_port: Slot,
+    pub dst_port: Slot,
+    /// 4 bytes: IPv4, 16: IPv6.
+    pub src: Slot,
+    pub dst: Slot,
+    pub next_hop: Slot,
+    pub src_mask: Slot,
+    pub dst_mask: Slot,
+    pub input_if: Slot,
+    pub output_if: Slot,
+    pub src_as: Slot,
+    pub dst_as: Slot,
+    pub vlan: Slot,
+    pub direction: Slot,
+    pub icmp: Slot,
+    pub start: Slot,
+    pub end: Slot,
+    /// Any of the sampling and system-init fields is present (rare in data records).
+    pub extras: bool,
+}
+
+impl Layout {
+    fn from_ops(ops: &[Op], record_len: usize) -> Self {
+        use Target::*;
+        let mut l = Layout::default();
+        for op in ops {
+            let slot = Slot::new(op.offset, op.len, record_len);
+            let cell = match op.target {
+                Bytes => &mut l.bytes,
+                Packets => &mut l.packets,
+                Protocol => &mut l.protocol,
+                Tos => &mut l.tos,
+                TcpFlags => &mut l.tcp_flags,
+                SrcPort => &mut l.src_port,
+                DstPort => &mut l.dst_port,
+                SrcV4 | SrcV6 => &mut l.src,
+                DstV4 | DstV6 => &mut l.dst,
+                NextHopV4 | NextHopV6 => &mut l.next_hop,
+                SrcMask => &mut l.src_mask,
+                DstMask => &mut l.dst_mask,
+                InputIf => &mut l.input_if,
+                OutputIf => &mut l.output_if,
+                SrcAs => &mut l.src_as,
+                DstAs => &mut l.dst_as,
+                Vlan => &mut l.vlan,
+                Direction => &mut l.direction,
+                IcmpTypeCode => &mut l.icmp,
+                Start => &mut l.start,
+                End => &mut l.end,
+                SamplerId | SamplingInterval | SamplingSpace | SystemInit => {
+                    l.extras = true;
+                    continue;
+                }
+            };
+            *cell = slot;
+        }
+        l
+    }
+}
+
 /// A template compiled for decoding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Compiled {
     pub ops: Vec<Op>,
+    /// The same ops by destination, for the fixed-length path.
+    pub layout: Layout,
     /// Length of a record (minimum length when `varlen`: one byte per variable field).
     pub record_len: usize,
     /// The template has variable-length fields: records take the slower per-field path.
@@ -241,6 +355,7 @@ pub(crate) fn compile(fields: &[FieldSpec]) -> Result<Compiled, CompileError> {
             target,
         });
     }
+    c.layout = Layout::from_ops(&c.ops, c.record_len);
     Ok(c)
 }
 

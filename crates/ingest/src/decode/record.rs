@@ -5,7 +5,7 @@
 use engine::FlowRecord;
 use engine::addr::{Addr16, from_v4_bytes};
 
-use super::fields::{Compiled, FieldSpec, Op, Target, TimeUnit, VARLEN};
+use super::fields::{Compiled, FieldSpec, Layout, Op, Slot, Target, TimeUnit, VARLEN};
 use super::read::uint;
 use super::template::OptionsState;
 use crate::error::DecodeError;
@@ -96,6 +96,66 @@ fn apply(target: Target, s: &[u8], r: &mut FlowRecord, x: &mut Extra) {
     }
 }
 
+/// The bytes of a slot, `None` when the template lacks it.
+#[inline(always)]
+fn slot(rec: &[u8], s: Slot) -> Option<&[u8]> {
+    if s.len == 0 {
+        return None;
+    }
+    let start = usize::from(s.off);
+    rec.get(start..start + usize::from(s.len))
+}
+
+#[inline(always)]
+fn int(rec: &[u8], s: Slot) -> Option<u64> {
+    if s.len == 0 {
+        return None;
+    }
+    let w = usize::from(s.win);
+    match rec.get(w..w + 8) {
+        Some(b) => {
+            let v = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            Some((v >> s.shift) & s.mask)
+        }
+        None => slot(rec, s).map(uint),
+    }
+}
+
+#[inline(always)]
+fn addr(rec: &[u8], s: Slot) -> Option<Addr16> {
+    let b = slot(rec, s)?;
+    if b.len() == 4 { addr4(b) } else { addr6(b) }
+}
+
+/// Reads a fixed-length record through its layout (everything but the sampling fields).
+#[inline(always)]
+fn read_fixed(l: &Layout, rec: &[u8], r: &mut FlowRecord) -> Extra {
+    r.bytes = int(rec, l.bytes);
+    r.packets = int(rec, l.packets);
+    r.protocol = int(rec, l.protocol).map(|v| v as u8);
+    r.tos = int(rec, l.tos).map(|v| v as u8);
+    r.tcp_flags = int(rec, l.tcp_flags).map(|v| v as u16);
+    r.src_port = int(rec, l.src_port).map(|v| v as u16);
+    r.dst_port = int(rec, l.dst_port).map(|v| v as u16);
+    r.src_addr = addr(rec, l.src);
+    r.dst_addr = addr(rec, l.dst);
+    r.next_hop = addr(rec, l.next_hop);
+    r.src_mask = int(rec, l.src_mask).map(|v| v as u8);
+    r.dst_mask = int(rec, l.dst_mask).map(|v| v as u8);
+    r.input_if = int(rec, l.input_if).map(|v| v as u32);
+    r.output_if = int(rec, l.output_if).map(|v| v as u32);
+    r.src_as = int(rec, l.src_as).map(|v| v as u32);
+    r.dst_as = int(rec, l.dst_as).map(|v| v as u32);
+    r.vlan = int(rec, l.vlan).map(|v| v as u16);
+    r.direction = int(rec, l.direction).map(|v| v as u8);
+    Extra {
+        icmp: int(rec, l.icmp).map(|v| v as u16),
+        start: int(rec, l.start),
+        end: int(rec, l.end),
+        ..Extra::default()
+    }
+}
+
 /// Walks the records of a data set, filling a record per template and handing it to `done`.
 /// Trailing bytes shorter than a record are padding. Returns the number of records.
 #[inline]
@@ -113,11 +173,18 @@ where
     if !c.varlen {
         for chunk in body.chunks_exact(c.record_len) {
             let mut r = *base;
-            let mut x = Extra::default();
-            for op in &c.ops {
-                let start = usize::from(op.offset);
-                if let Some(s) = chunk.get(start..start + usize::from(op.len)) {
-                    apply(op.target, s, &mut r, &mut x);
+            let mut x = read_fixed(&c.layout, chunk, &mut r);
+            if c.layout.extras {
+                for op in &c.ops {
+                    if matches!(
+                        op.target,
+                        Target::SamplerId | Target::SamplingInterval | Target::SamplingSpace | Target::SystemInit
+                    ) {
+                        let start = usize::from(op.offset);
+                        if let Some(s) = chunk.get(start..start + usize::from(op.len)) {
+                            apply(op.target, s, &mut r, &mut x);
+                        }
+                    }
                 }
             }
             done(r, x);
@@ -260,5 +327,30 @@ pub(crate) fn finish(r: &mut FlowRecord, x: &Extra, c: &Compiled, ctx: &ExportCt
     {
         r.src_port = Some(0);
         r.dst_port = Some(tc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windowed_reads_match_plain_reads_at_every_offset() {
+        for record_len in 1..=20usize {
+            let rec: Vec<u8> = (0..record_len as u8)
+                .map(|b| b.wrapping_mul(37).wrapping_add(11))
+                .collect();
+            for off in 0..record_len {
+                for len in 1..=(record_len - off).min(8) {
+                    let s = Slot::new(off as u16, len as u16, record_len);
+                    assert_eq!(
+                        int(&rec, s),
+                        Some(uint(&rec[off..off + len])),
+                        "{record_len} {off} {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(int(&[1, 2], Slot::default()), None);
     }
 }
