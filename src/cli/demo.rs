@@ -47,6 +47,7 @@ const SUMMARY: [(&str, &str); 3] = [
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
+    let keep = args.data.is_some();
     let data_dir = args.data.clone().unwrap_or_else(|| scratch.path().join("data"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -108,13 +109,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             "sealed into {files} Parquet files, {bytes} bytes, {:.1} bytes per flow",
             bytes as f64 / stored.max(1) as f64
         );
-        println!(
-            "try: flowfold sql --data {} \"SELECT dst_port, count(*) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"",
-            data_dir.display()
-        );
+        if keep {
+            let example = "SELECT dst_port, count(*) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 5";
+            println!("try: flowfold sql --data {} \"{example}\"", data_dir.display());
+        }
         anyhow::Ok(())
     })?;
-    if args.data.is_none() {
+    if !keep {
         println!("(the temporary data directory is removed; pass --data DIR to keep it)");
     }
     Ok(())

@@ -32,6 +32,7 @@ pub enum EngineError {
     },
     /// A query over stored flows failed.
     #[error("query: {0}")]
+    #[cfg(feature = "sql")]
     Query(#[from] datafusion::error::DataFusionError),
     /// A timestamp cannot be placed in a window (outside the calendar's range).
     #[error("timestamp {ms} ms is out of the supported range")]

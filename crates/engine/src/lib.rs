@@ -11,6 +11,7 @@ pub mod layout;
 pub mod schema;
 pub mod snapshot;
 pub mod store;
+#[cfg(feature = "sql")]
 pub mod table;
 
 pub use batch::{FlowBatchBuilder, FlowRecord};
@@ -18,4 +19,5 @@ pub use error::EngineError;
 pub use schema::flow_schema;
 pub use snapshot::FlowSnapshot;
 pub use store::{FlowStore, SortKey, StoreConfig};
+#[cfg(feature = "sql")]
 pub use table::register_flows;

@@ -40,7 +40,7 @@ pub struct StoreConfig {
     pub sort: SortKey,
     /// zstd level of sealed windows (default 3).
     pub zstd_level: i32,
-    /// Maximum rows per Parquet row group (default 1,048,576: one row group per full segment).
+    /// Maximum rows per Parquet row group (default 262,144: one row group per full segment).
     pub row_group_rows: usize,
     /// Windows that may wait for the seal thread before `append` blocks (default 64).
     pub seal_queue: usize,
@@ -58,11 +58,11 @@ impl Default for StoreConfig {
             window: Duration::from_secs(300),
             fsync_interval: Duration::from_secs(1),
             seal_grace: Duration::from_secs(30),
-            segment_rows: 1 << 20,
+            segment_rows: 1 << 18,
             max_open_windows: 16,
             sort: SortKey::default(),
             zstd_level: 3,
-            row_group_rows: 1 << 20,
+            row_group_rows: 1 << 18,
             seal_queue: 64,
             max_lateness: Duration::from_secs(30 * 24 * 3600),
             max_lead: Duration::from_secs(3600),

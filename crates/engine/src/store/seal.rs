@@ -9,8 +9,8 @@ use std::fs::File;
 use std::io::{BufWriter, ErrorKind};
 use std::path::Path;
 
-use arrow::array::{ArrayRef, RecordBatch};
-use arrow::compute::{SortColumn, concat, interleave_record_batch, lexsort_to_indices};
+use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::{SortColumn, concat, concat_batches, lexsort_to_indices, take_record_batch};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -164,23 +164,11 @@ pub(crate) fn write_parquet(
     let file = File::create(path).map_err(EngineError::io("create sealed window", path))?;
     let props = writer_properties(settings)?;
     let mut writer = ArrowWriter::try_new(BufWriter::new(file), flow_schema(), Some(props))?;
-    let mut starts = Vec::with_capacity(batches.len());
-    let mut total = 0usize;
-    for b in batches {
-        starts.push(total);
-        total += b.num_rows();
-    }
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    let mut pairs = Vec::with_capacity(CHUNK_ROWS.min(order.len()));
+    // One copy of the window in a single batch, then a gather per chunk: `take` from one
+    // source costs about a third of interleaving rows across many batches.
+    let whole = concat_batches(&flow_schema(), batches)?;
     for chunk in order.chunks(CHUNK_ROWS) {
-        pairs.clear();
-        pairs.extend(chunk.iter().map(|&i| {
-            let i = i as usize;
-            let b = starts.partition_point(|&s| s <= i) - 1;
-            (b, i - starts[b])
-        }));
-        let out = interleave_record_batch(&refs, &pairs)?;
-        writer.write(&out)?;
+        writer.write(&take_record_batch(&whole, &UInt32Array::from(chunk.to_vec()))?)?;
     }
     let buffered = writer.into_inner()?;
     let file = buffered

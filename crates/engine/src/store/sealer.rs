@@ -95,7 +95,21 @@ impl Drop for Sealer {
     }
 }
 
+/// Niceness of the seal thread: sealing is background work that may lag behind, while the
+/// threads that read sockets must not, or the kernel drops datagrams during a burst.
+const SEAL_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority (Linux: nice is per thread).
+fn lower_priority() {
+    // SAFETY: gettid has no preconditions; setpriority only reads its arguments.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, SEAL_NICE) };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "seal thread keeps its priority");
+    }
+}
+
 fn run(rx: Receiver<PathBuf>, settings: SealSettings, counters: &SealCounters) {
+    lower_priority();
     for wal in rx {
         match seal_file(&wal, &settings) {
             Ok(outcome) => {
