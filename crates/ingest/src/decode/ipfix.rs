@@ -10,7 +10,7 @@ use engine::FlowBatchBuilder;
 use engine::addr::from_ip;
 
 use super::fields::FieldSpec;
-use super::read::{u16_at, u32_at};
+use super::read::{for_each_set, u16_at, u32_at};
 use super::record::ExportCtx;
 use super::sets::Session;
 use super::template::{DomainKey, DomainState, TemplateDef};
@@ -69,27 +69,14 @@ impl Decoder {
         let mut spare = DomainState::default();
         let mut s = self.session(key, ctx, exporter, report, out, &mut spare);
 
-        let mut pos = HEADER;
-        while d.len() - pos >= 4 {
-            let id = u16_at(d, pos).unwrap_or(0);
-            let len = usize::from(u16_at(d, pos + 2).unwrap_or(0));
-            let remaining = d.len() - pos;
-            if len < 4 || len > remaining {
-                s.fail(DecodeError::BadSetLength {
-                    set_id: id,
-                    length: len,
-                    remaining,
-                });
-                break;
-            }
-            let body = &d[pos + 4..pos + len];
-            match id {
-                2 => templates(&mut s, body, false),
-                3 => templates(&mut s, body, true),
-                0..=255 => s.fail(DecodeError::ReservedSetId { set_id: id }),
-                _ => s.data(id, body),
-            }
-            pos += len;
+        let walked = for_each_set(d, HEADER, |id, body| match id {
+            2 => templates(&mut s, body, false),
+            3 => templates(&mut s, body, true),
+            0..=255 => s.fail(DecodeError::ReservedSetId { set_id: id }),
+            _ => s.data(id, body),
+        });
+        if let Err(e) = walked {
+            s.fail(e);
         }
         let advance = (!s.held_any).then_some(s.records);
         s.report.sequence_gap = s.st.seq.observe(seq, advance);

@@ -27,6 +27,32 @@ pub(crate) fn uint(s: &[u8]) -> u64 {
     }
 }
 
+/// Walks the sets (v9 flowsets, IPFIX sets) of a message from `start`: calls `each(set_id,
+/// body)` for every set, and stops at the first set whose length is shorter than its header or
+/// runs past the end, returning that error. Trailing bytes too short for a set header are padding.
+pub(crate) fn for_each_set(
+    d: &[u8],
+    start: usize,
+    mut each: impl FnMut(u16, &[u8]),
+) -> Result<(), crate::error::DecodeError> {
+    let mut pos = start;
+    while d.len().saturating_sub(pos) >= 4 {
+        let set_id = u16_at(d, pos).unwrap_or(0);
+        let length = usize::from(u16_at(d, pos + 2).unwrap_or(0));
+        let remaining = d.len() - pos;
+        if length < 4 || length > remaining {
+            return Err(crate::error::DecodeError::BadSetLength {
+                set_id,
+                length,
+                remaining,
+            });
+        }
+        each(set_id, &d[pos + 4..pos + length]);
+        pos += length;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +64,27 @@ mod tests {
         assert_eq!(uint(&[1, 2, 3, 4, 5, 6, 7]), 0x01020304050607);
         assert_eq!(uint(&[0, 0, 0, 0, 0, 0, 1, 0]), 256);
         assert_eq!(uint(&[]), 0);
+    }
+
+    #[test]
+    fn sets_are_walked_until_a_bad_length() {
+        // Set 256 with 2 body bytes, set 0 with none, then a set claiming 9 bytes in 6.
+        let d = [0, 1, 0, 6, 7, 8, 0, 0, 0, 4, 1, 0, 0, 9, 1, 2];
+        let mut seen = Vec::new();
+        let result = for_each_set(&d, 0, |id, body| seen.push((id, body.to_vec())));
+        assert_eq!(seen, vec![(1, vec![7, 8]), (0, vec![])]);
+        assert!(matches!(
+            result,
+            Err(crate::error::DecodeError::BadSetLength {
+                set_id: 256,
+                length: 9,
+                remaining: 6
+            })
+        ));
+        assert!(
+            for_each_set(&[0, 2, 0, 4, 0], 0, |_, _| {}).is_ok(),
+            "a trailing byte is padding"
+        );
     }
 
     #[test]
