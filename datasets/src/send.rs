@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use engine::FlowRecord;
 use engine::addr::{Addr16, from_ip};
@@ -110,12 +110,8 @@ fn encoder_format(f: ExportFormat) -> Format {
     }
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+/// Milliseconds since the Unix epoch, now (the engine's clock, re-exported for callers here).
+pub use engine::clock::now_ms;
 
 /// Shared state of a run.
 struct Run<'a> {

@@ -5,6 +5,7 @@
 
 pub mod addr;
 pub mod batch;
+pub mod clock;
 pub mod display;
 pub mod error;
 pub mod layout;

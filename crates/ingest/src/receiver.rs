@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use engine::FlowBatchBuilder;
@@ -54,6 +54,7 @@ pub fn run(
     let mut saved_generation = decoder.template_generation();
     let mut exporters: HashMap<IpAddr, ExporterBuilder> = HashMap::new();
     let mut last_sweep = Instant::now();
+    let mut last_drop_read = Instant::now();
     let shipper = Shipper {
         to_writer,
         metrics: Arc::clone(&metrics),
@@ -68,7 +69,7 @@ pub fn run(
                 0
             }
         };
-        let now_ms = wall_clock_ms();
+        let now_ms = engine::clock::now_ms();
         for i in 0..n {
             let Some(datagram) = rx.datagram(i) else { continue };
             let exporter = canonical(datagram.source);
@@ -101,15 +102,19 @@ pub fn run(
                 shipper.ship(entry);
             }
         }
+        // Kernel drop counts come from parsing /proc/net/udp: once a second is plenty.
+        if last_drop_read.elapsed() >= Duration::from_secs(1) {
+            last_drop_read = Instant::now();
+            if let Some(addr) = local {
+                publish_kernel_drops(&metrics, addr);
+            }
+        }
         if last_sweep.elapsed() >= settings.flush_interval / 2 {
             last_sweep = Instant::now();
             for entry in exporters.values_mut() {
                 if entry.oldest.is_some_and(|t| t.elapsed() >= settings.flush_interval) {
                     shipper.ship(entry);
                 }
-            }
-            if let Some(addr) = local {
-                publish_kernel_drops(&metrics, addr);
             }
             if decoder.template_generation() != saved_generation {
                 saved_generation = decoder.template_generation();
@@ -164,12 +169,4 @@ fn publish_kernel_drops(metrics: &IngestMetrics, addr: SocketAddr) {
 /// The exporter address: IPv4 senders seen on a dual-stack socket come back as IPv4.
 fn canonical(source: SocketAddr) -> IpAddr {
     source.ip().to_canonical()
-}
-
-/// Milliseconds since the Unix epoch by the wall clock.
-pub fn wall_clock_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -11,7 +11,6 @@ use engine::store::FlowStore;
 
 use crate::error::IngestError;
 use crate::metrics::{ExporterLabel, IngestMetrics};
-use crate::receiver::wall_clock_ms;
 
 /// How often the store's periodic work runs.
 const MAINTAIN_EVERY: Duration = Duration::from_millis(200);
@@ -32,7 +31,7 @@ pub fn run(
         if last_maintain.elapsed() >= MAINTAIN_EVERY {
             last_maintain = Instant::now();
             let sealed_before = store.stats().windows_sealed;
-            if let Err(e) = store.maintain(wall_clock_ms()) {
+            if let Err(e) = store.maintain(engine::clock::now_ms()) {
                 tracing::error!(error = %e, "store maintenance failed");
             }
             metrics

@@ -156,7 +156,7 @@ impl FlowStore {
         let mut report = AppendReport::default();
         let filing = split::Filing {
             window_ms: self.window_ms,
-            now_ms: wall_clock_ms(),
+            now_ms: crate::clock::now_ms(),
             max_lateness_ms: duration_ms(self.cfg.max_lateness),
             max_lead_ms: duration_ms(self.cfg.max_lead),
         };
@@ -308,13 +308,6 @@ impl FlowStore {
             open_windows: self.open_windows(),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch by the wall clock.
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A duration in whole milliseconds, saturating.
