@@ -70,7 +70,20 @@ impl Nfcapd {
     }
 
     /// Stops nfcapd (SIGTERM flushes its file) and returns per-exporter totals read by nfdump.
+    ///
+    /// nfcapd exits on SIGTERM without reading what is still queued on its socket, so first wait
+    /// until the kernel's receive queue for its port stays empty.
     pub fn stop_and_read(mut self) -> anyhow::Result<BTreeMap<String, Totals>> {
+        let port = self.addr.port();
+        let mut empty_polls = 0;
+        wait_for("nfcapd to drain its socket", Duration::from_secs(20), || {
+            empty_polls = if udp_rx_queue(port) == Some(0) {
+                empty_polls + 1
+            } else {
+                0
+            };
+            (empty_polls >= 4).then_some(())
+        })?;
         if let Some(mut child) = self.child.take() {
             Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
             wait_for("nfcapd to exit", Duration::from_secs(20), || {
@@ -88,6 +101,17 @@ impl Drop for Nfcapd {
             let _ = child.wait();
         }
     }
+}
+
+/// Bytes queued for reading on the UDP socket bound to `port` (from `/proc/net/udp`).
+fn udp_rx_queue(port: u16) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/udp").ok()?;
+    text.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let local_port = u16::from_str_radix(cols.get(1)?.rsplit_once(':')?.1, 16).ok()?;
+        let rx_hex = cols.get(4)?.split_once(':')?.1;
+        (local_port == port).then(|| u64::from_str_radix(rx_hex, 16).ok())?
+    })
 }
 
 fn udp_port_bound(port: u16) -> bool {
@@ -133,7 +157,10 @@ pub fn softflowd_replay(pcap: &Path, target: SocketAddr, version: u8, scratch: &
         .arg("-n")
         .arg(target.to_string())
         .args(["-v", &version.to_string(), "-d", "-c"])
-        .arg(&ctl);
+        .arg(&ctl)
+        // Its own pid file: the default /var/run/softflowd.pid is shared by concurrent runs.
+        .arg("-p")
+        .arg(ctl.with_extension("pid"));
     if version == 10 {
         cmd.args(["-A", "milli"]);
     }
