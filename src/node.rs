@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use engine::sql::{QueryResources, flow_session};
 use engine::store::{FlowStore, StoreConfig};
+use flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner};
 use ingest::metrics::{IngestMetrics, render};
 use ingest::{Ingest, IngestConfig};
 use prometheus_client::registry::Registry;
@@ -24,6 +26,12 @@ pub struct NodeSettings {
     pub seal_grace: Duration,
     pub max_lateness: Duration,
     pub max_lead: Duration,
+    /// TCP address of the Flight SQL service (port 0 picks a free port).
+    pub query: SocketAddr,
+    /// Memory and spill space the node's queries share.
+    pub query_resources: QueryResources,
+    /// Concurrency and time limits of queries.
+    pub query_limits: QueryLimits,
 }
 
 /// What the node bound, written to the ready file.
@@ -33,6 +41,7 @@ pub struct ReadyInfo {
     pub data: PathBuf,
     pub flows: Vec<SocketAddr>,
     pub metrics: SocketAddr,
+    pub query: SocketAddr,
 }
 
 /// A started node.
@@ -40,6 +49,8 @@ pub struct Node {
     ingest: Ingest,
     pub ready: ReadyInfo,
     metrics_task: tokio::task::JoinHandle<()>,
+    query_task: tokio::task::JoinHandle<()>,
+    stop_queries: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Node {
@@ -67,6 +78,10 @@ impl Node {
         ingest_config.recv_buffer = settings.recv_buffer;
         let ingest = Ingest::start(ingest_config, store, Arc::clone(&metrics))?;
 
+        let query_metrics = QueryMetrics::new();
+        query_metrics.register(&mut registry);
+        let (query_addr, query_task, stop_queries) = start_query_service(&settings, query_metrics).await?;
+
         let listener = tokio::net::TcpListener::bind(settings.metrics)
             .await
             .with_context(|| format!("binding the metrics endpoint {}", settings.metrics))?;
@@ -89,18 +104,61 @@ impl Node {
             data: settings.data_dir,
             flows: ingest.bound().to_vec(),
             metrics: metrics_addr,
+            query: query_addr,
         };
         Ok(Node {
             ingest,
             ready,
             metrics_task,
+            query_task,
+            stop_queries,
         })
     }
 
-    /// Stops ingest and seals every open window.
+    /// Stops serving queries and ingest, and seals every open window.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.metrics_task.abort();
+        let _ = self.stop_queries.send(());
+        if tokio::time::timeout(Duration::from_secs(5), self.query_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("queries still running after 5 s; stopping anyway");
+        }
         tokio::task::spawn_blocking(move || self.ingest.shutdown()).await??;
         Ok(())
     }
+}
+
+/// Binds the query port and serves Flight SQL on it until the returned sender fires.
+async fn start_query_service(
+    settings: &NodeSettings,
+    metrics: Arc<QueryMetrics>,
+) -> anyhow::Result<(
+    SocketAddr,
+    tokio::task::JoinHandle<()>,
+    tokio::sync::oneshot::Sender<()>,
+)> {
+    let mut resources = settings.query_resources.clone();
+    if resources.spill_dir.is_none() {
+        let dir = settings.data_dir.join("spill");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating the spill directory {}", dir.display()))?;
+        resources.spill_dir = Some(dir);
+    }
+    let ctx = flow_session(&settings.data_dir, &resources)?;
+    let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits.clone(), metrics));
+    let listener = tokio::net::TcpListener::bind(settings.query)
+        .await
+        .with_context(|| format!("binding the query port {}", settings.query))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = flight::serve(listener, FlowSqlService::new(runner), shutdown).await {
+            tracing::error!(error = %e, "query service stopped");
+        }
+    });
+    Ok((addr, task, stop))
 }

@@ -27,6 +27,13 @@ pub struct DemoArgs {
     /// Keep the data in this directory instead of a temporary one.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// After the summary, keep the node running (and answering Flight SQL on `--query`) until
+    /// Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// Flight SQL address of the demo node (with `--serve` you may want a fixed port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub query: std::net::SocketAddr,
 }
 
 const SUMMARY: [(&str, &str); 3] = [
@@ -64,11 +71,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             seal_grace: Duration::from_secs(30),
             max_lateness: Duration::from_secs(30 * 24 * 3600),
             max_lead: Duration::from_secs(3600),
+            query: args.query,
+            query_resources: engine::sql::QueryResources::default(),
+            query_limits: flight::QueryLimits::default(),
         };
         let node = Node::start(settings).await?;
         let target = node.ready.flows[0];
+        let query_addr = node.ready.query.to_string();
         println!(
-            "node: data {} flows udp://{target} metrics http://{}/metrics",
+            "node: data {} flows udp://{target} metrics http://{}/metrics flight sql grpc://{query_addr}",
             data_dir.display(),
             node.ready.metrics
         );
@@ -93,7 +104,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             report.flows, report.datagrams, report.flows_per_second
         );
 
-        let stored = wait_until_stored(&data_dir, report.flows).await?;
+        let stored = wait_until_stored(&query_addr, report.flows).await?;
         println!(
             "stored {stored} of {} flows, {:.1} s after the first datagram\n",
             report.flows,
@@ -101,7 +112,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
         for (title, sql) in SUMMARY {
             println!("{title}:  {sql}");
-            print(&super::sql::query(&data_dir, sql).await?, Format::Table)?;
+            print(&super::sql::remote(&query_addr, sql).await?, Format::Table)?;
+        }
+        if args.serve {
+            let example = "SELECT proto_name(protocol) AS proto, count(*) FROM flows GROUP BY 1 ORDER BY 2 DESC";
+            println!("serving; try: flowfold sql --connect {query_addr} \"{example}\"   (Ctrl-C stops)");
+            tokio::signal::ctrl_c().await?;
         }
         node.shutdown().await?;
         let (files, bytes) = parquet_size(&data_dir.join("flows"));
@@ -121,12 +137,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Polls the flow count until `expected` flows are visible or the count stops growing.
-async fn wait_until_stored(data_dir: &std::path::Path, expected: u64) -> anyhow::Result<u64> {
+/// Polls the flow count (over Flight SQL) until `expected` flows are visible or the count stops
+/// growing.
+async fn wait_until_stored(query_addr: &str, expected: u64) -> anyhow::Result<u64> {
     let mut last = 0;
     let mut still = 0;
     loop {
-        let batches = super::sql::query(data_dir, "SELECT count(*) AS n FROM flows").await?;
+        let batches = super::sql::remote(query_addr, "SELECT count(*) AS n FROM flows").await?;
         let count = batches
             .first()
             .and_then(|b| arrow::array::cast::AsArray::as_primitive_opt::<arrow::datatypes::Int64Type>(b.column(0)))

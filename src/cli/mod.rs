@@ -3,5 +3,6 @@
 pub mod demo;
 #[path = "gen.rs"]
 pub mod generate;
+pub mod query_args;
 pub mod sql;
 pub mod standalone;

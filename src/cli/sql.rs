@@ -1,23 +1,28 @@
-//! `flowfold sql --data DIR "SQL"`: read-only SQL over a data directory, open windows included.
+//! `flowfold sql`: run one read-only statement, against a running node's Flight SQL service
+//! (`--connect`) or directly over a data directory (`--data`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use arrow::array::RecordBatch;
+use engine::sql::{QueryResources, flow_session, read_only};
 
 use crate::output::{Format, print};
 
 /// Flags of `flowfold sql`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "connect"])))]
 pub struct SqlArgs {
-    /// Data directory of a node (it may be running).
+    /// Data directory of a node (it may be running); the query runs in this process.
     #[arg(long, env = "FLOWFOLD_DATA")]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
+    /// Flight SQL address of a running node (`host:port`, e.g. `127.0.0.1:4210`).
+    #[arg(long, env = "FLOWFOLD_CONNECT")]
+    pub connect: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// The query; table `flows` holds every stored flow.
+    /// The query: table `flows` holds every stored flow, `exporter_<addr>` one channel's flows.
     pub query: String,
 }
 
@@ -26,20 +31,32 @@ pub fn run(args: SqlArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let batches = runtime.block_on(query(&args.data, &args.query))?;
+    let batches = runtime.block_on(async {
+        match (&args.connect, &args.data) {
+            (Some(addr), _) => remote(addr, &args.query).await,
+            (None, Some(dir)) => query(dir, &args.query).await,
+            (None, None) => anyhow::bail!("give --connect ADDR or --data DIR"),
+        }
+    })?;
     print(&batches, args.format)
 }
 
-/// Runs one read-only statement over the flows of `data_dir`.
-pub async fn query(data_dir: &std::path::Path, sql: &str) -> anyhow::Result<Vec<arrow::array::RecordBatch>> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
-    engine::table::register_flows(&ctx, data_dir)
-        .await
-        .with_context(|| format!("reading flows in {}", data_dir.display()))?;
-    let read_only = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let frame = ctx.sql_with_options(sql, read_only).await?;
+/// Runs one statement on the Flight SQL service at `addr`.
+pub async fn remote(addr: &str, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    let mut client = flight::SqlClient::connect(addr).await?;
+    let (_, batches) = client.query(sql).await?;
+    Ok(batches)
+}
+
+/// Runs one read-only statement over the flows of `data_dir`, in this process.
+pub async fn query(data_dir: &Path, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    anyhow::ensure!(
+        data_dir.join(engine::layout::FLOWS_DIR).is_dir(),
+        "{} holds no flow table (no flows/ directory)",
+        data_dir.display()
+    );
+    let ctx = flow_session(data_dir, &QueryResources::default())
+        .with_context(|| format!("opening the flows in {}", data_dir.display()))?;
+    let frame = ctx.sql_with_options(sql, read_only()).await?;
     Ok(frame.collect().await?)
 }

@@ -42,6 +42,8 @@ pub struct StandaloneArgs {
     /// Likewise for flows dated further ahead than this.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub max_lead: Duration,
+    #[command(flatten)]
+    pub query: super::query_args::QueryArgs,
 }
 
 impl StandaloneArgs {
@@ -56,6 +58,9 @@ impl StandaloneArgs {
             seal_grace: self.seal_grace,
             max_lateness: self.max_lateness,
             max_lead: self.max_lead,
+            query: self.query.query,
+            query_resources: self.query.resources(),
+            query_limits: self.query.limits(),
         }
     }
 }

@@ -15,6 +15,8 @@ use crate::wait_for;
 pub struct Ready {
     pub flows: Vec<SocketAddr>,
     pub metrics: SocketAddr,
+    /// The Flight SQL service.
+    pub query: SocketAddr,
 }
 
 /// A running standalone node; killed when dropped.
@@ -36,7 +38,15 @@ impl Standalone {
             .arg("standalone")
             .arg("--data")
             .arg(data)
-            .args(["--flows", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--ready-file"])
+            .args([
+                "--flows",
+                "127.0.0.1:0",
+                "--metrics",
+                "127.0.0.1:0",
+                "--query",
+                "127.0.0.1:0",
+            ])
+            .arg("--ready-file")
             .arg(&ready_file)
             .args(extra)
             .env("FLOWFOLD_LOG", "warn")
@@ -51,6 +61,7 @@ impl Standalone {
             ready: Ready {
                 flows: Vec::new(),
                 metrics: "127.0.0.1:0".parse()?,
+                query: "127.0.0.1:0".parse()?,
             },
         };
         let json: Value = wait_for("the ready file", Duration::from_secs(30), || {
@@ -70,6 +81,7 @@ impl Standalone {
                 .filter_map(|v| v.as_str()?.parse().ok())
                 .collect(),
             metrics: json["metrics"].as_str().context("ready file names metrics")?.parse()?,
+            query: json["query"].as_str().context("ready file names query")?.parse()?,
         };
         Ok(node)
     }
@@ -77,6 +89,23 @@ impl Standalone {
     /// The first flow listener.
     pub fn flow_addr(&self) -> SocketAddr {
         self.ready.flows[0]
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// CPU time (user + system) the process has used so far, from `/proc/PID/stat`.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let pid = self.pid().context("not running")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let after_name = stat.rsplit_once(')').context("malformed /proc stat")?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Ok(Duration::from_millis(ticks * 1000 / per_second))
     }
 
     /// The data directory.
@@ -106,6 +135,30 @@ impl Standalone {
     /// Runs `flowfold sql --format json` on this node's data directory.
     pub fn sql(&self, query: &str) -> anyhow::Result<Vec<Value>> {
         sql(&self.binary, &self.data, query)
+    }
+
+    /// Runs `flowfold sql --connect` against this node's Flight SQL service (JSON rows).
+    pub fn sql_remote(&self, query: &str) -> anyhow::Result<Vec<Value>> {
+        let out = self.sql_command(&["--connect", &self.ready.query.to_string()], "json", query)?;
+        if !out.status.success() {
+            bail!(
+                "flowfold sql --connect failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        json_rows(&out.stdout)
+    }
+
+    /// Runs `flowfold sql SOURCE --format FORMAT QUERY` and returns its whole output, failed or not.
+    pub fn sql_command(&self, source: &[&str], format: &str, query: &str) -> anyhow::Result<std::process::Output> {
+        Command::new(&self.binary)
+            .arg("sql")
+            .args(source)
+            .args(["--format", format])
+            .arg(query)
+            .env("FLOWFOLD_LOG", "warn")
+            .output()
+            .context("running flowfold sql")
     }
 
     /// Stops with SIGTERM (open windows are sealed) and waits for the exit.
@@ -164,7 +217,12 @@ pub fn sql(binary: &Path, data: &Path, query: &str) -> anyhow::Result<Vec<Value>
     if !out.status.success() {
         bail!("flowfold sql failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    String::from_utf8(out.stdout)?
+    json_rows(&out.stdout)
+}
+
+/// Parses JSON lines.
+fn json_rows(stdout: &[u8]) -> anyhow::Result<Vec<Value>> {
+    std::str::from_utf8(stdout)?
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).context("parsing a JSON row"))

@@ -207,3 +207,15 @@ pub fn python(script: &str, args: &[&str]) -> anyhow::Result<String> {
     }
     Ok(String::from_utf8(out.stdout)?)
 }
+
+/// Starts a Python script from `tests/python` in the background (stdout and stderr piped).
+pub fn python_spawn(script: &str, args: &[&str]) -> anyhow::Result<std::process::Child> {
+    let path = crate::workspace_root().join("tests/python").join(script);
+    Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("starting python3")
+}

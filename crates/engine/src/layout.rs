@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime};
 
-use crate::addr::to_path_segment;
+use crate::addr::{Addr16, from_path_segment, to_path_segment};
 use crate::error::{EngineError, Result};
 
 /// Name of the directory under the data directory that holds the flow table.
@@ -132,8 +132,28 @@ pub fn stem_path(path: &Path) -> Option<PathBuf> {
 /// Every flow-table file (of any [`FileKind`]) under `DATA/flows`, sorted by path. Directories
 /// that vanish while walking are skipped; a missing root gives an empty list.
 pub fn list_files(data_dir: &Path) -> Result<Vec<(FileKind, PathBuf)>> {
+    list_files_where(data_dir, |_| true)
+}
+
+/// Prefix of a channel's directory name: `exporter=<addr>`.
+pub const EXPORTER_PREFIX: &str = "exporter=";
+
+/// The exporter a channel directory name (`exporter=10.0.0.1`) stands for.
+pub fn parse_exporter_dir(name: &str) -> Option<Addr16> {
+    from_path_segment(name.strip_prefix(EXPORTER_PREFIX)?)
+}
+
+/// Like [`list_files`], but walks only the top-level directories for which `keep` is true; it is
+/// given the exporter of an `exporter=<addr>` directory, `None` for any other directory.
+pub fn list_files_where(data_dir: &Path, keep: impl Fn(Option<&Addr16>) -> bool) -> Result<Vec<(FileKind, PathBuf)>> {
+    let root = flows_root(data_dir);
+    let mut stack = Vec::new();
+    for (name, path) in list_dirs(&root)? {
+        if keep(parse_exporter_dir(&name).as_ref()) {
+            stack.push(path);
+        }
+    }
     let mut out = Vec::new();
-    let mut stack = vec![flows_root(data_dir)];
     while let Some(dir) = stack.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -156,6 +176,37 @@ pub fn list_files(data_dir: &Path) -> Result<Vec<(FileKind, PathBuf)>> {
         }
     }
     out.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(out)
+}
+
+/// The exporters that have a channel directory under `DATA/flows`, sorted.
+pub fn list_exporters(data_dir: &Path) -> Result<Vec<Addr16>> {
+    let mut out: Vec<Addr16> = list_dirs(&flows_root(data_dir))?
+        .iter()
+        .filter_map(|(name, _)| parse_exporter_dir(name))
+        .collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Subdirectories of `dir` as (name, path); a missing `dir` gives an empty list.
+fn list_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(EngineError::io("list directory", dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(EngineError::io("list directory", dir)(e)),
+        };
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+        }
+    }
     Ok(out)
 }
 

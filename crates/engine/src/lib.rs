@@ -11,14 +11,14 @@ pub mod error;
 pub mod layout;
 pub mod schema;
 pub mod snapshot;
-pub mod store;
 #[cfg(feature = "sql")]
-pub mod table;
+pub mod sql;
+pub mod store;
 
 pub use batch::{FlowBatchBuilder, FlowRecord};
 pub use error::EngineError;
 pub use schema::flow_schema;
 pub use snapshot::FlowSnapshot;
-pub use store::{FlowStore, SortKey, StoreConfig};
 #[cfg(feature = "sql")]
-pub use table::register_flows;
+pub use sql::table::register_flows;
+pub use store::{FlowStore, SortKey, StoreConfig};

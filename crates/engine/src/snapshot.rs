@@ -9,13 +9,14 @@
 //!    in step 2. That adds the Parquet file of each vanished log, and of logs sealed before step 2
 //!    saw them; a window is never counted twice and never missed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 
+use crate::addr::Addr16;
 use crate::error::Result;
-use crate::layout::{FileKind, list_files, stem_path};
+use crate::layout::{FileKind, list_files_where, stem_path};
 use crate::store::read_wal;
 
 /// The files and open-window batches that make up the flow table at one moment.
@@ -31,8 +32,36 @@ pub struct FlowSnapshot {
     pub bad_logs: usize,
 }
 
-fn sealed(data_dir: &Path) -> Result<Vec<PathBuf>> {
-    Ok(list_files(data_dir)?
+/// Which channels a snapshot covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Channels {
+    /// Every channel.
+    #[default]
+    All,
+    /// Only these exporters' channels (an empty set selects nothing).
+    Only(BTreeSet<Addr16>),
+}
+
+impl Channels {
+    /// `true` if the channel directory of `exporter` (`None`: not a channel directory) is read.
+    pub fn keeps(&self, exporter: Option<&Addr16>) -> bool {
+        match self {
+            Channels::All => true,
+            Channels::Only(set) => exporter.is_some_and(|e| set.contains(e)),
+        }
+    }
+
+    /// The channels both selections cover.
+    pub fn intersect(self, other: Channels) -> Channels {
+        match (self, other) {
+            (Channels::All, c) | (c, Channels::All) => c,
+            (Channels::Only(a), Channels::Only(b)) => Channels::Only(a.intersection(&b).copied().collect()),
+        }
+    }
+}
+
+fn sealed(data_dir: &Path, channels: &Channels) -> Result<Vec<PathBuf>> {
+    Ok(list_files_where(data_dir, |e| channels.keeps(e))?
         .into_iter()
         .filter(|(k, _)| *k == FileKind::Sealed)
         .map(|(_, p)| p)
@@ -42,14 +71,20 @@ fn sealed(data_dir: &Path) -> Result<Vec<PathBuf>> {
 impl FlowSnapshot {
     /// Takes a snapshot of the flow table under `data_dir` (blocking file I/O).
     pub fn take(data_dir: &Path) -> Result<FlowSnapshot> {
-        let first: Vec<PathBuf> = sealed(data_dir)?;
+        Self::take_channels(data_dir, &Channels::All)
+    }
+
+    /// Takes a snapshot of the selected channels only: other channels' directories are not even
+    /// listed, and their logs are not read.
+    pub fn take_channels(data_dir: &Path, channels: &Channels) -> Result<FlowSnapshot> {
+        let first: Vec<PathBuf> = sealed(data_dir, channels)?;
         let first_stems: HashSet<PathBuf> = first.iter().filter_map(|p| stem_path(p)).collect();
         let mut snap = FlowSnapshot {
             parquet_files: first.clone(),
             ..Default::default()
         };
         let mut read_stems = HashSet::new();
-        for (kind, path) in list_files(data_dir)? {
+        for (kind, path) in list_files_where(data_dir, |e| channels.keeps(e))? {
             let Some(stem) = stem_path(&path) else { continue };
             if kind != FileKind::Wal || first_stems.contains(&stem) {
                 continue;
@@ -65,7 +100,7 @@ impl FlowSnapshot {
             read_stems.insert(stem);
         }
         let first: HashSet<PathBuf> = first.into_iter().collect();
-        for path in sealed(data_dir)? {
+        for path in sealed(data_dir, channels)? {
             if first.contains(&path) {
                 continue;
             }

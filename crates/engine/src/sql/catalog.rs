@@ -1,0 +1,117 @@
+//! The `flowfold` catalog: schema `live` holds table `flows` (every channel) and one table per
+//! live channel (flow source), named `exporter_<address>` with `.` and `:` written as `_`
+//! (`exporter_10_0_0_1`, `exporter_2001_db8__1`). Channels are listed from the data directory
+//! when asked, so a new exporter's table appears as soon as its first flow is stored.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+
+use super::table::{FLOWS_TABLE, FlowsTable};
+use crate::addr::{Addr16, to_path_segment};
+use crate::layout::list_exporters;
+use crate::snapshot::Channels;
+
+/// Name of the catalog.
+pub const CATALOG: &str = "flowfold";
+/// Name of the live profile's schema.
+pub const LIVE_SCHEMA: &str = "live";
+/// Prefix of a live channel's table name.
+pub const CHANNEL_PREFIX: &str = "exporter_";
+
+/// The table name of an exporter's live channel.
+pub fn channel_table_name(exporter: &Addr16) -> String {
+    format!("{CHANNEL_PREFIX}{}", to_path_segment(exporter).replace(['.', ':'], "_"))
+}
+
+/// Catalog `flowfold` over a data directory.
+#[derive(Debug)]
+pub struct FlowCatalog {
+    live: Arc<LiveSchema>,
+}
+
+impl FlowCatalog {
+    /// The catalog of the flows stored in `data_dir`.
+    pub fn new(data_dir: &Path) -> FlowCatalog {
+        FlowCatalog {
+            live: Arc::new(LiveSchema {
+                data_dir: data_dir.to_path_buf(),
+            }),
+        }
+    }
+}
+
+impl CatalogProvider for FlowCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        vec![LIVE_SCHEMA.to_string()]
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        (name == LIVE_SCHEMA).then(|| Arc::clone(&self.live) as Arc<dyn SchemaProvider>)
+    }
+}
+
+/// Schema `live`: `flows` and the channel tables.
+#[derive(Debug)]
+pub struct LiveSchema {
+    data_dir: PathBuf,
+}
+
+impl LiveSchema {
+    fn exporters(&self) -> Vec<Addr16> {
+        list_exporters(&self.data_dir).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "listing channels failed");
+            Vec::new()
+        })
+    }
+
+    fn channel(&self, name: &str) -> Option<Addr16> {
+        if !name.starts_with(CHANNEL_PREFIX) {
+            return None;
+        }
+        self.exporters().into_iter().find(|e| channel_table_name(e) == name)
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for LiveSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = vec![FLOWS_TABLE.to_string()];
+        names.extend(self.exporters().iter().map(channel_table_name));
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
+        if name == FLOWS_TABLE {
+            return Ok(Some(Arc::new(FlowsTable::new(&self.data_dir, Channels::All))));
+        }
+        Ok(self.channel(name).map(|exporter| {
+            let only = Channels::Only([exporter].into_iter().collect());
+            Arc::new(FlowsTable::new(&self.data_dir, only)) as Arc<dyn TableProvider>
+        }))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        name == FLOWS_TABLE || self.channel(name).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::from_ip;
+
+    #[test]
+    fn channel_names_are_plain_identifiers() {
+        assert_eq!(
+            channel_table_name(&from_ip("10.0.0.1".parse().unwrap())),
+            "exporter_10_0_0_1"
+        );
+        assert_eq!(
+            channel_table_name(&from_ip("2001:db8::1".parse().unwrap())),
+            "exporter_2001_db8__1"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! DataFusion side of the engine: the `flowfold` catalog and its flow tables, flow SQL functions,
+//! and the read-only session every query runs in.
+
+pub mod catalog;
+pub mod channels;
+pub mod functions;
+pub mod session;
+pub mod table;
+
+pub use catalog::{CATALOG, FlowCatalog, LIVE_SCHEMA, channel_table_name};
+pub use session::{QueryResources, flow_session, read_only};
+pub use table::{FLOWS_TABLE, FlowsTable, register_flows};

@@ -1,0 +1,131 @@
+//! A flow table for DataFusion: the sealed Parquet windows of the selected channels (a
+//! `ListingTable`, so Parquet statistics and page indexes prune on time, addresses and ports)
+//! UNION ALL their open windows (a `MemTable` of the logs' batches), with exactly the flow schema.
+//!
+//! The files are listed when the query is planned (`scan`), not when the table is registered,
+//! so a long-lived session always sees the flows stored up to that moment, and filters on
+//! `exporter` skip whole channel directories (see [`super::channels`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::{MemTable, Session, TableProvider};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::prelude::SessionContext;
+
+use super::channels::channels_for_filters;
+use crate::error::Result;
+use crate::schema::flow_schema;
+use crate::snapshot::{Channels, FlowSnapshot};
+
+/// Name of the table of all channels.
+pub const FLOWS_TABLE: &str = "flows";
+
+/// Registers table `flows` (all channels of `data_dir`) in the session's default schema.
+pub async fn register_flows(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
+    ctx.register_table(FLOWS_TABLE, Arc::new(FlowsTable::new(data_dir, Channels::All)))?;
+    Ok(())
+}
+
+/// The flows of some channels of a data directory, read fresh at every scan.
+#[derive(Debug, Clone)]
+pub struct FlowsTable {
+    data_dir: PathBuf,
+    channels: Channels,
+}
+
+impl FlowsTable {
+    /// A table over the `channels` of the flow table in `data_dir`.
+    pub fn new(data_dir: &Path, channels: Channels) -> FlowsTable {
+        FlowsTable {
+            data_dir: data_dir.to_path_buf(),
+            channels,
+        }
+    }
+
+    async fn snapshot(&self, channels: Channels) -> datafusion::error::Result<FlowSnapshot> {
+        let dir = self.data_dir.clone();
+        tokio::task::spawn_blocking(move || FlowSnapshot::take_channels(&dir, &channels))
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+}
+
+/// The sealed files of a snapshot as a listing table (`None` if there are none).
+fn sealed_table(files: &[PathBuf]) -> datafusion::error::Result<Option<ListingTable>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let urls = files
+        .iter()
+        .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(flow_schema());
+    Ok(Some(ListingTable::try_new(config)?))
+}
+
+/// The open batches of a snapshot spread over up to `partitions` partitions.
+fn open_table(snapshot: FlowSnapshot, partitions: usize) -> datafusion::error::Result<MemTable> {
+    let parts = partitions.clamp(1, snapshot.open_batches.len().max(1));
+    let mut partitioned = vec![Vec::new(); parts];
+    for (i, batch) in snapshot.open_batches.into_iter().enumerate() {
+        partitioned[i % parts].push(batch);
+    }
+    MemTable::try_new(flow_schema(), partitioned)
+}
+
+#[async_trait::async_trait]
+impl TableProvider for FlowsTable {
+    fn schema(&self) -> SchemaRef {
+        flow_schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let channels = self.channels.clone().intersect(channels_for_filters(filters));
+        let snapshot = self.snapshot(channels).await?;
+        if snapshot.bytes_skipped > 0 || snapshot.bad_logs > 0 {
+            tracing::debug!(
+                torn_bytes = snapshot.bytes_skipped,
+                bad_logs = snapshot.bad_logs,
+                "snapshot skipped parts of open windows"
+            );
+        }
+        let mut inputs = Vec::with_capacity(2);
+        if let Some(sealed) = sealed_table(&snapshot.parquet_files)? {
+            inputs.push(sealed.scan(state, projection, filters, limit).await?);
+        }
+        let open = open_table(snapshot, state.config().target_partitions())?;
+        inputs.push(open.scan(state, projection, filters, limit).await?);
+        if inputs.len() == 1 {
+            return Ok(inputs.remove(0));
+        }
+        UnionExec::try_new(inputs)
+    }
+}

@@ -1,0 +1,127 @@
+//! A small Flight SQL client: run one statement against a server and collect its results
+//! (used by `flowfold sql --connect` and the tests).
+
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_client::FlightServiceClient;
+use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
+use arrow_flight::{FlightDescriptor, FlightInfo};
+use futures::TryStreamExt;
+use prost::Message;
+use tonic::transport::{Channel, Endpoint};
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The address is not a valid endpoint.
+    #[error("bad server address {addr}: {source}")]
+    Address {
+        /// The address given.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The server could not be reached.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address given.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The server answered with an error.
+    #[error("{} ({:?})", .0.message(), .0.code())]
+    Server(Box<tonic::Status>),
+    /// The result stream could not be decoded.
+    #[error("reading results: {0}")]
+    Decode(FlightError),
+}
+
+impl From<FlightError> for ClientError {
+    fn from(e: FlightError) -> Self {
+        match e {
+            FlightError::Tonic(status) => ClientError::Server(status),
+            other => ClientError::Decode(other),
+        }
+    }
+}
+
+/// A connection to a Flight SQL server.
+#[derive(Debug, Clone)]
+pub struct SqlClient {
+    inner: FlightServiceClient<Channel>,
+}
+
+impl SqlClient {
+    /// Connects to `addr` (`host:port` or `http://host:port`).
+    pub async fn connect(addr: &str) -> Result<SqlClient, ClientError> {
+        let url = if addr.contains("://") {
+            addr.to_string()
+        } else {
+            format!("http://{addr}")
+        };
+        let endpoint = Endpoint::from_shared(url).map_err(|source| ClientError::Address {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let channel = endpoint
+            .connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(20))
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let inner = FlightServiceClient::new(channel)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
+        Ok(SqlClient { inner })
+    }
+
+    /// Plans `sql` on the server: the result schema and the endpoints to fetch.
+    pub async fn info(&mut self, sql: &str) -> Result<FlightInfo, ClientError> {
+        let cmd = CommandStatementQuery {
+            query: sql.to_string(),
+            transaction_id: None,
+        };
+        let descriptor = FlightDescriptor::new_cmd(cmd.as_any().encode_to_vec());
+        let info = self
+            .inner
+            .get_flight_info(descriptor)
+            .await
+            .map_err(|s| ClientError::Server(Box::new(s)))?;
+        Ok(info.into_inner())
+    }
+
+    /// Runs `sql` and collects every result batch, with the result schema.
+    pub async fn query(&mut self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), ClientError> {
+        let info = self.info(sql).await?;
+        let schema = std::sync::Arc::new(
+            info.clone()
+                .try_decode_schema()
+                .map_err(|e| ClientError::Decode(e.into()))?,
+        );
+        let mut batches = Vec::new();
+        for endpoint in info.endpoint {
+            let Some(ticket) = endpoint.ticket else { continue };
+            let response = self
+                .inner
+                .do_get(ticket)
+                .await
+                .map_err(|s| ClientError::Server(Box::new(s)))?;
+            let stream = response.into_inner().map_err(|s| FlightError::Tonic(Box::new(s)));
+            let mut decoded = FlightRecordBatchStream::new_from_flight_data(stream);
+            while let Some(batch) = decoded.try_next().await? {
+                batches.push(batch);
+            }
+        }
+        Ok((schema, batches))
+    }
+}

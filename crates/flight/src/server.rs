@@ -1,0 +1,31 @@
+//! Serving the Flight SQL service on a bound TCP listener until a shutdown signal.
+
+use std::future::Future;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+
+use crate::service::FlowSqlService;
+
+/// Largest request message accepted (a bound parameter row, a long SQL text).
+const MAX_REQUEST_BYTES: usize = 16 << 20;
+
+/// Serves `service` on `listener` until `shutdown` completes. TCP and HTTP/2 keepalives detect a
+/// client that vanished without closing, so its query is dropped (and stopped) too.
+pub async fn serve(
+    listener: TcpListener,
+    service: FlowSqlService,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(Duration::from_secs(30)));
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .add_service(FlightServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

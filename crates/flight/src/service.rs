@@ -1,0 +1,328 @@
+//! The Flight SQL service on the query port: statements, prepared statements with parameters,
+//! catalog listings and SqlInfo, over a [`QueryRunner`].
+//!
+//! Statement tickets carry the SQL text itself, so any server can answer them and nothing is kept
+//! between GetFlightInfo and DoGet. Prepared statements live in a bounded table on the server.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow::datatypes::Schema;
+use arrow::ipc::writer::IpcWriteOptions;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::sql::metadata::{GetCatalogsBuilder, SqlInfoData};
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    Any, CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
+};
+use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt};
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use crate::catalog_listing;
+use crate::error::{QueryError, to_status};
+use crate::params::params_from_batch;
+use crate::prepared::PreparedStatements;
+use crate::runner::{QueryRunner, result_schema};
+use crate::sql_info::sql_info;
+
+type FlightDataStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
+
+/// The Flight SQL service of a node.
+pub struct FlowSqlService {
+    runner: Arc<QueryRunner>,
+    prepared: PreparedStatements,
+    sql_info: SqlInfoData,
+}
+
+impl FlowSqlService {
+    /// A service answering with `runner`.
+    pub fn new(runner: Arc<QueryRunner>) -> FlowSqlService {
+        FlowSqlService {
+            runner,
+            prepared: PreparedStatements::new(1024),
+            sql_info: sql_info(),
+        }
+    }
+
+    /// Runs a plan and streams its results as Flight data.
+    async fn stream(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+        params: Option<datafusion::common::ParamValues>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let running = self.runner.run(plan, params).await?;
+        let batches = running.map_err(|e| FlightError::Tonic(Box::new(to_status(&e))));
+        let encoded = FlightDataEncoderBuilder::new().build(batches).map_err(Status::from);
+        Ok(Response::new(Box::pin(encoded)))
+    }
+}
+
+/// A FlightInfo for `schema` whose one endpoint's ticket is `ticket`.
+fn flight_info(schema: &Schema, ticket: Bytes, descriptor: FlightDescriptor) -> Result<FlightInfo, Status> {
+    Ok(FlightInfo::new()
+        .try_with_schema(schema)
+        .map_err(|e| Status::internal(format!("encoding the result schema: {e}")))?
+        .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)))
+        .with_descriptor(descriptor)
+        .with_total_records(-1)
+        .with_total_bytes(-1))
+}
+
+/// A one-batch Flight data stream.
+fn batch_stream(batch: arrow::array::RecordBatch) -> Response<FlightDataStream> {
+    let encoded = FlightDataEncoderBuilder::new()
+        .build(futures::stream::once(async { Ok(batch) }))
+        .map_err(Status::from);
+    Response::new(Box::pin(encoded))
+}
+
+fn schema_ipc(schema: &Schema) -> Result<Bytes, Status> {
+    let options = IpcWriteOptions::default();
+    let IpcMessage(bytes) = SchemaAsIpc::new(schema, &options)
+        .try_into()
+        .map_err(|e| Status::internal(format!("encoding a schema: {e}")))?;
+    Ok(bytes)
+}
+
+fn sql_text(handle: &[u8]) -> Result<&str, Status> {
+    std::str::from_utf8(handle).map_err(|_| to_status(&QueryError::BadRequest("statement ticket is not UTF-8".into())))
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for FlowSqlService {
+    type FlightService = FlowSqlService;
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let plan = self.runner.plan(&query.query).await?;
+        let ticket = TicketStatementQuery {
+            statement_handle: Bytes::from(query.query.into_bytes()),
+        };
+        let info = flight_info(
+            &result_schema(&plan),
+            ticket.as_any().encode_to_vec().into(),
+            request.into_inner(),
+        )?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let plan = self.runner.plan(sql_text(&ticket.statement_handle)?).await?;
+        self.stream(plan, None).await
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let prepared = self.prepared.get(&query.prepared_statement_handle)?;
+        let schema = result_schema(&prepared.plan);
+        let info = flight_info(&schema, query.as_any().encode_to_vec().into(), request.into_inner())?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let prepared = self.prepared.get(&query.prepared_statement_handle)?;
+        self.stream(prepared.plan, prepared.params).await
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<arrow_flight::Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let plan = self.runner.plan(&query.query).await?;
+        let dataset_schema = schema_ipc(&result_schema(&plan))?;
+        let parameter_schema = schema_ipc(&crate::params::parameter_schema(&plan)?)?;
+        let handle = self.prepared.insert(plan);
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: handle,
+            dataset_schema,
+            parameter_schema,
+        })
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let stream = request.into_inner().map_err(FlightError::from);
+        let batches: Vec<_> = arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(stream)
+            .try_collect()
+            .await
+            .map_err(Status::from)?;
+        let params = params_from_batch(&batches)?;
+        self.prepared.bind(&query.prepared_statement_handle, params)?;
+        Ok(DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(query.prepared_statement_handle),
+        })
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        query: ActionClosePreparedStatementRequest,
+        _request: Request<arrow_flight::Action>,
+    ) -> Result<(), Status> {
+        self.prepared.remove(&query.prepared_statement_handle);
+        Ok(())
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder().schema();
+        let info = flight_info(&schema, query.as_any().encode_to_vec().into(), request.into_inner())?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        _query: CommandGetCatalogs,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let mut builder = GetCatalogsBuilder::new();
+        for name in catalog_listing::catalogs(self.runner.session()) {
+            builder.append(name);
+        }
+        Ok(batch_stream(
+            builder.build().map_err(|e| Status::internal(e.to_string()))?,
+        ))
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        let info = flight_info(&schema, query.as_any().encode_to_vec().into(), request.into_inner())?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let mut builder = query.into_builder();
+        for (catalog, schema) in catalog_listing::schemas(self.runner.session()) {
+            builder.append(catalog, schema);
+        }
+        Ok(batch_stream(
+            builder.build().map_err(|e| Status::internal(e.to_string()))?,
+        ))
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        let info = flight_info(&schema, query.as_any().encode_to_vec().into(), request.into_inner())?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let mut builder = query.into_builder();
+        for table in catalog_listing::tables(self.runner.session()).await? {
+            builder
+                .append(
+                    &table.catalog,
+                    &table.schema,
+                    &table.name,
+                    table.kind,
+                    &table.arrow_schema,
+                )
+                .map_err(|e| Status::internal(e.to_string()))?;
+        }
+        Ok(batch_stream(
+            builder.build().map_err(|e| Status::internal(e.to_string()))?,
+        ))
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder().schema();
+        let info = flight_info(&schema, query.as_any().encode_to_vec().into(), request.into_inner())?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let mut builder = query.into_builder();
+        for kind in catalog_listing::TABLE_TYPES {
+            builder.append(kind);
+        }
+        Ok(batch_stream(
+            builder.build().map_err(|e| Status::internal(e.to_string()))?,
+        ))
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = self.sql_info.schema();
+        let info = flight_info(&schema, query.as_any().encode_to_vec().into(), request.into_inner())?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        let batch = query
+            .into_builder(&self.sql_info)
+            .build()
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(batch_stream(batch))
+    }
+
+    async fn do_get_fallback(
+        &self,
+        _request: Request<Ticket>,
+        message: Any,
+    ) -> Result<Response<FlightDataStream>, Status> {
+        Err(Status::unimplemented(format!(
+            "flowfold does not serve {} (read-only Flight SQL: statements, prepared statements, catalog listings, SqlInfo)",
+            message.type_url
+        )))
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
