@@ -2,6 +2,7 @@
 //! the library crates (`engine`, `ingest`, `datasets`).
 
 mod cli;
+mod config;
 mod node;
 mod output;
 

@@ -6,94 +6,137 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use engine::sql::QueryResources;
+use flight::QueryLimits;
+
+use crate::config::NodeConfig;
+use crate::config::units::{Bytes, Span};
 use crate::node::{Node, NodeSettings};
 
-/// Flags of `flowfold standalone`.
+/// Flags of `flowfold standalone`. Each overrides the configuration file's value; without
+/// either, the default in `config/standalone.toml` applies.
 #[derive(Debug, clap::Args)]
 pub struct StandaloneArgs {
-    /// Data directory (flows, write-ahead logs, decoder state).
+    /// Configuration file (TOML; see config/standalone.toml for every key and its default).
+    #[arg(long, env = "FLOWFOLD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration (file + flags) as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Data directory (flows, write-ahead logs, decoder state). [config: data]
     #[arg(long, env = "FLOWFOLD_DATA")]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     /// UDP address to receive flow export on (repeatable; port 0 picks a free port).
-    #[arg(long = "flows", default_values = ["0.0.0.0:2055", "0.0.0.0:4739", "0.0.0.0:9996"])]
+    /// [config: ingest.listen; default 0.0.0.0:2055, :4739, :9996]
+    #[arg(long = "flows")]
     pub flows: Vec<SocketAddr>,
-    /// Address of the Prometheus `/metrics` endpoint (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:9464")]
-    pub metrics: SocketAddr,
+    /// Address of the Prometheus `/metrics` endpoint. [config: metrics.listen; default 127.0.0.1:9464]
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
     /// Write a JSON file with every bound address once the node is ready.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
-    /// Socket receive buffer asked for per listener (bytes; k, M, G suffixes allowed).
-    #[arg(long, default_value = "8M", value_parser = parse_size)]
-    pub recv_buffer: usize,
-    /// Length of a storage window (sealed into one Parquet file per channel).
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-    pub window: Duration,
-    /// How often the open window's write-ahead log is fsynced.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
-    pub fsync_interval: Duration,
-    /// How long after a window's end it stays open for late flows before it is sealed.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub seal_grace: Duration,
+    /// Socket receive buffer per listener (k, M, G suffixes). [config: ingest.recv_buffer; default 8M]
+    #[arg(long, value_parser = parse_size)]
+    pub recv_buffer: Option<usize>,
+    /// Length of a storage window. [config: storage.window; default 5m]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub window: Option<Duration>,
+    /// How often open windows' logs are fsynced. [config: storage.fsync_interval; default 1s]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub fsync_interval: Option<Duration>,
+    /// How long after its end a window stays open for late flows. [config: storage.seal_grace; default 30s]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub seal_grace: Option<Duration>,
     /// Flows that started longer ago than this when stored are filed in the current window
-    /// (keeping their own `flow_start`), so a wrong exporter clock cannot open a file per flow.
-    #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
-    pub max_lateness: Duration,
-    /// Likewise for flows dated further ahead than this.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-    pub max_lead: Duration,
+    /// (keeping their own `flow_start`). [config: storage.max_lateness; default 30d]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_lateness: Option<Duration>,
+    /// Likewise for flows dated further ahead than this. [config: storage.max_lead; default 1h]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_lead: Option<Duration>,
     #[command(flatten)]
     pub query: super::query_args::QueryArgs,
 }
 
 impl StandaloneArgs {
-    pub fn settings(&self) -> NodeSettings {
-        NodeSettings {
-            data_dir: self.data.clone(),
-            flows: self.flows.clone(),
-            metrics: self.metrics,
-            recv_buffer: self.recv_buffer,
-            window: self.window,
-            fsync_interval: self.fsync_interval,
-            seal_grace: self.seal_grace,
-            max_lateness: self.max_lateness,
-            max_lead: self.max_lead,
-            query: self.query.query,
-            query_resources: self.query.resources(),
-            query_limits: self.query.limits(),
+    /// The configuration file (or the defaults) with every given flag applied.
+    pub fn config(&self) -> anyhow::Result<NodeConfig> {
+        let mut c = match &self.config {
+            Some(path) => NodeConfig::load(path)?,
+            None => NodeConfig::default(),
+        };
+        if let Some(data) = &self.data {
+            c.data = Some(data.clone());
         }
+        if !self.flows.is_empty() {
+            c.ingest.listen = self.flows.clone();
+        }
+        set(&mut c.metrics.listen, self.metrics);
+        set(&mut c.ingest.recv_buffer, self.recv_buffer.map(Bytes));
+        set(&mut c.storage.window, self.window.map(Span));
+        set(&mut c.storage.fsync_interval, self.fsync_interval.map(Span));
+        set(&mut c.storage.seal_grace, self.seal_grace.map(Span));
+        set(&mut c.storage.max_lateness, self.max_lateness.map(Span));
+        set(&mut c.storage.max_lead, self.max_lead.map(Span));
+        self.query.apply(&mut c.query);
+        Ok(c)
     }
 }
 
-/// Parses a byte size such as `8388608`, `512k`, `8M` or `1G` (powers of 1024).
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let value: usize = digits.parse().map_err(|_| format!("not a size: {text:?}"))?;
-    let shift = match unit
-        .trim()
-        .to_ascii_lowercase()
-        .trim_end_matches("ib")
-        .trim_end_matches('b')
-    {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
-    };
-    value
-        .checked_mul(1 << shift)
-        .ok_or_else(|| format!("size too large: {text:?}"))
+/// Overrides `slot` when a flag was given.
+pub fn set<T>(slot: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *slot = value;
+    }
 }
 
+/// The node settings of a configuration.
+pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
+    let data_dir = c
+        .data
+        .clone()
+        .context("no data directory: give --data DIR or `data = \"DIR\"` in the configuration file")?;
+    Ok(NodeSettings {
+        data_dir,
+        flows: c.ingest.listen.clone(),
+        metrics: c.metrics.listen,
+        recv_buffer: c.ingest.recv_buffer.0,
+        window: c.storage.window.0,
+        fsync_interval: c.storage.fsync_interval.0,
+        seal_grace: c.storage.seal_grace.0,
+        max_lateness: c.storage.max_lateness.0,
+        max_lead: c.storage.max_lead.0,
+        query: c.query.listen,
+        query_resources: QueryResources {
+            memory_bytes: c.query.memory.0,
+            spill_dir: c.query.spill_dir.clone(),
+            target_partitions: c.query.threads,
+            ..QueryResources::default()
+        },
+        query_limits: QueryLimits {
+            max_queries: c.query.max_queries,
+            queue_wait: c.query.queue_wait.0,
+            timeout: c.query.timeout.0,
+        },
+    })
+}
+
+pub use crate::config::units::parse_size;
+
 pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    if args.print_config {
+        print!("{}", config.to_toml()?);
+        return Ok(());
+    }
+    let settings = settings(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let node = Node::start(args.settings()).await?;
+        let node = Node::start(settings).await?;
         if let Some(path) = &args.ready_file {
             write_ready_file(path, &node.ready)?;
         }
@@ -119,19 +162,4 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_parse_with_binary_units() {
-        assert_eq!(parse_size("8M"), Ok(8 << 20));
-        assert_eq!(parse_size("512k"), Ok(512 << 10));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("8X").is_err());
-        assert!(parse_size("").is_err());
-    }
 }

@@ -1,0 +1,214 @@
+//! The node's configuration file (TOML): what the deployment is. Every key is optional and has
+//! the default shown in `config/standalone.toml`; unknown keys are errors, so a typo never passes
+//! silently. Command-line flags override the file.
+
+pub mod units;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use units::{Bytes, Span};
+
+/// A node's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Data directory: flows, write-ahead logs, decoder state, spill files.
+    pub data: Option<PathBuf>,
+    /// Flow listeners.
+    pub ingest: IngestSection,
+    /// Windows, sealing and late flows.
+    pub storage: StorageSection,
+    /// The Flight SQL service and its limits.
+    pub query: QuerySection,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsSection,
+}
+
+/// `[ingest]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSection {
+    /// UDP addresses that receive flow export (port 0 picks a free port).
+    pub listen: Vec<SocketAddr>,
+    /// Socket receive buffer per listener.
+    pub recv_buffer: Bytes,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Length of a window (one Parquet file per channel and window).
+    pub window: Span,
+    /// How often open windows' logs are fsynced (the crash-loss bound).
+    pub fsync_interval: Span,
+    /// How long a window stays open after its end for late flows.
+    pub seal_grace: Span,
+    /// Flows older than this when stored are filed in the current window.
+    pub max_lateness: Span,
+    /// Flows dated further ahead than this are filed in the current window.
+    pub max_lead: Span,
+}
+
+/// `[query]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuerySection {
+    /// TCP address of the Flight SQL service.
+    pub listen: SocketAddr,
+    /// Memory all running queries share; sorts and GROUP BYs spill beyond it.
+    pub memory: Bytes,
+    /// Spill directory (default: DATA/spill).
+    pub spill_dir: Option<PathBuf>,
+    /// Longest a query may run.
+    pub timeout: Span,
+    /// Queries that may run at once.
+    pub max_queries: usize,
+    /// How long a query waits for a free slot before it is refused.
+    pub queue_wait: Span,
+    /// Threads one query is split across (0: one per core).
+    pub threads: usize,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// TCP address of `GET /metrics`.
+    pub listen: SocketAddr,
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().expect("default addresses are valid")
+}
+
+fn span(secs: u64) -> Span {
+    Span(Duration::from_secs(secs))
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        IngestSection {
+            listen: vec![addr("0.0.0.0:2055"), addr("0.0.0.0:4739"), addr("0.0.0.0:9996")],
+            recv_buffer: Bytes(8 << 20),
+        }
+    }
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            window: span(300),
+            fsync_interval: span(1),
+            seal_grace: span(30),
+            max_lateness: span(30 * 24 * 3600),
+            max_lead: span(3600),
+        }
+    }
+}
+
+impl Default for QuerySection {
+    fn default() -> Self {
+        QuerySection {
+            listen: addr("0.0.0.0:4210"),
+            memory: Bytes(1 << 30),
+            spill_dir: None,
+            timeout: span(300),
+            max_queries: 16,
+            queue_wait: span(10),
+            threads: 0,
+        }
+    }
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            listen: addr("127.0.0.1:9464"),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Reads and checks a configuration file; the error names the file, the line and the key.
+    pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> anyhow::Result<NodeConfig> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// The configuration as TOML (what `--print-config` shows).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> &'static str {
+        include_str!("../../config/standalone.toml")
+    }
+
+    #[test]
+    fn the_shipped_example_states_every_default() {
+        let example = NodeConfig::parse(example()).expect("config/standalone.toml parses");
+        let defaults = NodeConfig {
+            data: example.data.clone(),
+            ..NodeConfig::default()
+        };
+        assert_eq!(example, defaults, "config/standalone.toml differs from the defaults");
+        assert!(example.data.is_some(), "the example names a data directory");
+    }
+
+    #[test]
+    fn every_key_of_the_defaults_is_in_the_example() {
+        let printed = NodeConfig::default().to_toml().unwrap();
+        for line in printed.lines().filter(|l| l.contains(" = ")) {
+            let key = line.split(" = ").next().unwrap().trim();
+            assert!(
+                example()
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{key} ="))),
+                "key {key} is missing from config/standalone.toml"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let err = format!(
+            "{:#}",
+            NodeConfig::parse("[storage]\nwindow_size = \"5m\"").unwrap_err()
+        );
+        assert!(err.contains("window_size"), "{err}");
+        let err = format!("{:#}", NodeConfig::parse("[query]\nmemory = \"lots\"").unwrap_err());
+        assert!(err.contains("lots"), "{err}");
+        let err = format!(
+            "{:#}",
+            NodeConfig::parse("[ingest]\nlisten = [\"nowhere\"]").unwrap_err()
+        );
+        assert!(err.contains("listen") || err.contains("nowhere"), "{err}");
+    }
+
+    #[test]
+    fn printed_configuration_reads_back_the_same() {
+        let mut config = NodeConfig {
+            data: Some("/var/lib/flowfold".into()),
+            ..NodeConfig::default()
+        };
+        config.query.memory = Bytes(256 << 20);
+        let again = NodeConfig::parse(&config.to_toml().unwrap()).unwrap();
+        assert_eq!(again, config);
+    }
+}
