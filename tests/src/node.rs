@@ -108,6 +108,18 @@ impl Standalone {
         Ok(Duration::from_millis(ticks * 1000 / per_second))
     }
 
+    /// Peak resident memory of the process so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> anyhow::Result<u64> {
+        let pid = self.pid().context("not running")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("VmHWM in /proc status")?;
+        Ok(kb * 1024)
+    }
+
     /// The data directory.
     pub fn data(&self) -> &Path {
         &self.data
