@@ -5,6 +5,7 @@ mod crash;
 mod flight_sql;
 mod generator_truth;
 mod malformed;
+mod nfdump_filters;
 mod softflowd;
 
 use std::path::Path;
