@@ -25,6 +25,8 @@ enum Command {
     Standalone(cli::standalone::StandaloneArgs),
     /// Run read-only SQL over a data directory.
     Sql(cli::sql::SqlArgs),
+    /// Top N addresses, ports, protocols, AS numbers or interfaces, like `nfdump -s`.
+    Top(cli::top::TopArgs),
     /// Generate deterministic flow export and send it over UDP.
     Gen(cli::generate::GenArgs),
     /// Start a node on a temporary directory, feed it generated flows, and print a summary.
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Standalone(args) => cli::standalone::run(args),
         Command::Sql(args) => cli::sql::run(args),
+        Command::Top(args) => cli::top::run(args),
         Command::Gen(args) => cli::generate::run(args),
         Command::Demo(args) => cli::demo::run(args),
     };

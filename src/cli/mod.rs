@@ -6,3 +6,4 @@ pub mod generate;
 pub mod query_args;
 pub mod sql;
 pub mod standalone;
+pub mod top;

@@ -7,6 +7,7 @@ mod generator_truth;
 mod malformed;
 mod nfdump_filters;
 mod softflowd;
+mod top;
 
 use std::path::Path;
 

@@ -149,7 +149,7 @@ const DATETIME_FUNCTIONS: &[&str] = &[
     "to_timestamp_millis",
     "from_unixtime",
 ];
-const FLOW_FUNCTIONS: &[&str] = &["ip", "ip_text", "ip_in", "ip_net", "ip_version", "proto_name"];
+const FLOW_FUNCTIONS: &[&str] = &["ip", "ip_text", "ip_in", "ip_net", "ip_version", "proto_name", "nfdump"];
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 //! | `ip_net(addr, prefix_len)` | `FixedSizeBinary(16)`: network address | `ip_net.rs` |
 //! | `ip_version(addr)` | `UInt8`: 4 or 6 | `ip_version.rs` |
 //! | `proto_name(protocol)` | `Utf8`: `TCP`, `UDP`, ... as nfdump prints them | `proto_name.rs` |
+//! | `nfdump(filter)` | `Boolean`: the flows an nfdump filter selects; replaced by the compiled filter while planning | `nfdump.rs` (tests in `nfdump_tests.rs`) |
 //!
 //! Shared helpers: `args.rs` (argument counts, type coercion, reading scalar and array
 //! arguments), `bits.rs` (an address as a `u128`: IPv4 test and prefix masks), `doc.rs` (the SQL
@@ -17,6 +18,7 @@
 //!
 //! All functions are immutable, so calls with constant arguments (`ip('10.0.0.1')`) are folded
 //! to literals while planning, and all of them return NULL for a NULL address or number.
+//! `nfdump()` is the exception: its constant filter becomes an expression over the flow columns.
 //! Functions returning addresses mark their field `flowfold.type = ip`, like the address columns.
 
 mod args;
@@ -28,6 +30,7 @@ mod ip_net;
 mod ip_parse;
 mod ip_text;
 mod ip_version;
+mod nfdump;
 mod proto_name;
 #[cfg(test)]
 mod test_util;
@@ -40,9 +43,11 @@ pub use ip_net::IpNet;
 pub use ip_parse::{IpParse, addr_return_field, parse_addr};
 pub use ip_text::IpText;
 pub use ip_version::IpVersion;
+pub use nfdump::Nfdump;
 pub use proto_name::{ProtoName, protocol_name};
 
-/// Every flow function: `ip_text`, `ip`, `ip_in`, `ip_net`, `ip_version` and `proto_name`.
+/// Every flow function: `ip_text`, `ip`, `ip_in`, `ip_net`, `ip_version`, `proto_name` and
+/// `nfdump`.
 pub fn flow_functions() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::new_from_impl(IpText::new()),
@@ -51,6 +56,7 @@ pub fn flow_functions() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(IpNet::new()),
         ScalarUDF::new_from_impl(IpVersion::new()),
         ScalarUDF::new_from_impl(ProtoName::new()),
+        ScalarUDF::new_from_impl(Nfdump::new()),
     ]
 }
 
@@ -70,7 +76,10 @@ mod tests {
     #[test]
     fn names_are_the_documented_ones() {
         let names: Vec<String> = flow_functions().iter().map(|f| f.name().to_string()).collect();
-        assert_eq!(names, ["ip_text", "ip", "ip_in", "ip_net", "ip_version", "proto_name"]);
+        assert_eq!(
+            names,
+            ["ip_text", "ip", "ip_in", "ip_net", "ip_version", "proto_name", "nfdump"]
+        );
         for function in flow_functions() {
             let doc = function.documentation().expect("documented");
             assert!(doc.syntax_example.starts_with(function.name()), "{}", function.name());
