@@ -2,12 +2,14 @@
 //! UDP listeners with batched receive, and the ingest pipeline with its metrics.
 //!
 //! - `decode`: the decoders (pure functions of bytes, fuzzed).
+//! - `columns`: what decoders append flows to, and the receive path's column builder.
 //! - `listener`: sockets with large receive buffers, `recvmmsg` batches, kernel drop counts.
 //! - `receiver`: one thread per listener: receive, decode into per-exporter builders, ship batches.
 //! - `writer`: the thread that appends batches to the channel store and seals windows.
 //! - `pipeline`: starts and stops the whole thing.
 //! - `metrics`: every counter, exported as Prometheus text.
 
+pub mod columns;
 pub mod decode;
 pub mod error;
 pub mod listener;

@@ -10,8 +10,8 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use engine::FlowBatchBuilder;
 
+use crate::columns::FlowColumns;
 use crate::decode::{Decoder, DecoderConfig};
 use crate::listener::BatchReceiver;
 use crate::metrics::{ExporterCounters, IngestMetrics, ListenerLabel};
@@ -31,7 +31,7 @@ pub struct ReceiverSettings {
 }
 
 struct ExporterBuilder {
-    builder: FlowBatchBuilder,
+    builder: FlowColumns,
     counters: ExporterCounters,
     oldest: Option<Instant>,
 }
@@ -74,7 +74,7 @@ pub fn run(
             let Some(datagram) = rx.datagram(i) else { continue };
             let exporter = canonical(datagram.source);
             let entry = exporters.entry(exporter).or_insert_with(|| ExporterBuilder {
-                builder: FlowBatchBuilder::with_capacity(settings.batch_rows),
+                builder: FlowColumns::with_capacity(settings.batch_rows),
                 counters: metrics.exporter(exporter),
                 oldest: None,
             });

@@ -38,7 +38,8 @@ pub struct StoreConfig {
     pub max_open_windows: usize,
     /// Row order of sealed windows.
     pub sort: SortKey,
-    /// zstd level of sealed windows (default 3).
+    /// zstd level of sealed windows (default 1: level 3 cost about 8% more sealing CPU for under
+    /// 0.1 byte per flow less; see the crate README).
     pub zstd_level: i32,
     /// Maximum rows per Parquet row group (default 262,144: one row group per full segment).
     pub row_group_rows: usize,
@@ -61,7 +62,7 @@ impl Default for StoreConfig {
             segment_rows: 1 << 18,
             max_open_windows: 16,
             sort: SortKey::default(),
-            zstd_level: 3,
+            zstd_level: 1,
             row_group_rows: 1 << 18,
             seal_queue: 64,
             max_lateness: Duration::from_secs(30 * 24 * 3600),

@@ -2,10 +2,12 @@
 //! of `flow_start`. Open windows are Arrow IPC logs; closed windows go to the seal thread, which
 //! writes sorted Parquet (DESIGN section 3).
 //!
-//! Files: `config` (settings), `wal` (the log file), `seal` (one window to Parquet), `sealer`
-//! (the seal thread), `recovery` (startup), `split` (a batch into its windows).
+//! Files: `config` (settings), `wal` (the log file), `seal` (one window to Parquet), `props` (the
+//! Parquet writer settings), `sealer` (the seal thread), `recovery` (startup), `split` (a batch
+//! into its windows).
 
 mod config;
+mod props;
 mod recovery;
 mod seal;
 mod sealer;

@@ -1,6 +1,7 @@
 //! Recovery at open: seal every log a crash left behind and clean up interrupted seals.
 
 use super::seal::{SealSettings, seal_file};
+use super::wal::WalReadBuffer;
 use crate::error::{EngineError, Result};
 use crate::layout::{FileKind, list_files};
 use std::path::Path;
@@ -27,6 +28,7 @@ pub struct RecoveryReport {
 /// Recovers the flow table under `data_dir`.
 pub(crate) fn recover(data_dir: &Path, settings: &SealSettings) -> Result<RecoveryReport> {
     let mut report = RecoveryReport::default();
+    let mut reader = WalReadBuffer::default();
     for (kind, path) in list_files(data_dir)? {
         match kind {
             FileKind::SealTmp => {
@@ -35,7 +37,7 @@ pub(crate) fn recover(data_dir: &Path, settings: &SealSettings) -> Result<Recove
             }
             FileKind::Wal => {
                 report.wal_files += 1;
-                let outcome = seal_file(&path, settings)?;
+                let outcome = seal_file(&path, settings, &mut reader)?;
                 report.rows_recovered += outcome.rows;
                 report.bytes_cut += outcome.bytes_cut;
                 report.windows_sealed += usize::from(outcome.rows > 0);

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::seal::{SealSettings, seal_file};
+use super::wal::WalReadBuffer;
 use crate::error::{EngineError, Result};
 
 /// Counters shared between the store and its seal thread.
@@ -110,8 +111,9 @@ fn lower_priority() {
 
 fn run(rx: Receiver<PathBuf>, settings: SealSettings, counters: &SealCounters) {
     lower_priority();
+    let mut reader = WalReadBuffer::default();
     for wal in rx {
-        match seal_file(&wal, &settings) {
+        match seal_file(&wal, &settings, &mut reader) {
             Ok(outcome) => {
                 counters.sealed.fetch_add(1, Ordering::Relaxed);
                 counters.rows.fetch_add(outcome.rows as u64, Ordering::Relaxed);

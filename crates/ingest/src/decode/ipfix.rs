@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 
-use engine::FlowBatchBuilder;
 use engine::addr::from_ip;
 
 use super::fields::FieldSpec;
@@ -15,6 +14,7 @@ use super::record::ExportCtx;
 use super::sets::Session;
 use super::template::{DomainKey, DomainState, TemplateDef};
 use super::{DecodeReport, Decoder};
+use crate::columns::FlowSink;
 use crate::error::DecodeError;
 
 /// Header length.
@@ -26,7 +26,7 @@ impl Decoder {
         exporter: IpAddr,
         datagram: &[u8],
         received_ms: i64,
-        out: &mut FlowBatchBuilder,
+        out: &mut dyn FlowSink,
         report: &mut DecodeReport,
     ) {
         if datagram.len() < HEADER {

@@ -1,5 +1,6 @@
 //! NetFlow v5, v9 and IPFIX decoders: pure functions of bytes that append flows to a
-//! [`engine::FlowBatchBuilder`].
+//! [`FlowSink`](crate::columns::FlowSink) (an [`engine::FlowBatchBuilder`], or the receive path's
+//! [`FlowColumns`](crate::columns::FlowColumns)).
 //!
 //! One [`Decoder`] per listener thread keeps the template and options state of every exporter
 //! it has seen, keyed by exporter address + export version + observation domain (v9 source id).
@@ -24,11 +25,10 @@ mod v9;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use engine::FlowBatchBuilder;
-
 pub use fields::FieldSpec;
 pub use template::{DomainSnapshot, OptionsState, TemplateDef, TemplateSnapshot};
 
+use crate::columns::FlowSink;
 use crate::error::DecodeError;
 use held::HeldQueue;
 use template::{DomainKey, DomainState, Template};
@@ -111,7 +111,7 @@ impl Decoder {
         exporter: IpAddr,
         datagram: &[u8],
         received_ms: i64,
-        out: &mut FlowBatchBuilder,
+        out: &mut impl FlowSink,
     ) -> DecodeReport {
         let mut report = DecodeReport::default();
         let Some(version) = read::u16_at(datagram, 0) else {

@@ -3,12 +3,13 @@
 
 use std::net::IpAddr;
 
-use engine::{FlowBatchBuilder, FlowRecord};
+use engine::FlowRecord;
 
 use super::held::{HeldQueue, HeldSet};
 use super::record::{ExportCtx, Extra, finish, walk_set};
 use super::template::{DomainKey, DomainState, Template, TemplateDef};
 use super::{DecodeReport, Decoder, DecoderConfig};
+use crate::columns::FlowSink;
 use crate::error::DecodeError;
 
 /// The state one datagram's sets work on.
@@ -21,7 +22,7 @@ pub(crate) struct Session<'a> {
     kept: bool,
     pub st: &'a mut DomainState,
     pub report: &'a mut DecodeReport,
-    pub out: &'a mut FlowBatchBuilder,
+    pub out: &'a mut dyn FlowSink,
     pub key: DomainKey,
     pub ctx: ExportCtx,
     pub exporter: IpAddr,
@@ -47,7 +48,7 @@ fn decode_known(
     id: u16,
     body: &[u8],
     ctx: &ExportCtx,
-    out: &mut FlowBatchBuilder,
+    out: &mut dyn FlowSink,
 ) -> Option<Decoded> {
     let t = st.templates.get(&id)?;
     let base = FlowRecord {
@@ -78,7 +79,7 @@ fn decode_known(
     let opts = &st.options;
     let (records, error) = walk_set(&t.def.fields, c, body, &base, |mut r, x| {
         finish(&mut r, &x, c, ctx, opts);
-        out.append(&r);
+        out.append_flow(&r);
     });
     Some(Decoded {
         flows: records,
@@ -96,7 +97,7 @@ impl Decoder {
         ctx: ExportCtx,
         exporter: IpAddr,
         report: &'a mut DecodeReport,
-        out: &'a mut FlowBatchBuilder,
+        out: &'a mut dyn FlowSink,
         spare: &'a mut DomainState,
     ) -> Session<'a> {
         let Decoder {

@@ -6,12 +6,13 @@
 
 use std::net::IpAddr;
 
+use engine::FlowRecord;
 use engine::addr::{from_ip, from_v4_bytes};
-use engine::{FlowBatchBuilder, FlowRecord};
 
 use super::read::{u16_at, u32_at};
 use super::template::DomainKey;
 use super::{DecodeReport, Decoder};
+use crate::columns::FlowSink;
 use crate::error::DecodeError;
 
 /// Header length.
@@ -31,7 +32,7 @@ impl Decoder {
         exporter: IpAddr,
         d: &[u8],
         received_ms: i64,
-        out: &mut FlowBatchBuilder,
+        out: &mut dyn FlowSink,
         report: &mut DecodeReport,
     ) {
         if d.len() < HEADER {
@@ -112,7 +113,7 @@ impl Decoder {
                 dst_mask: Some(r[45]),
                 ..base
             };
-            out.append(&rec);
+            out.append_flow(&rec);
         }
         report.flows = n as u32;
     }

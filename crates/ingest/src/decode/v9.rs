@@ -5,7 +5,6 @@
 
 use std::net::IpAddr;
 
-use engine::FlowBatchBuilder;
 use engine::addr::from_ip;
 
 use super::fields::FieldSpec;
@@ -14,6 +13,7 @@ use super::record::ExportCtx;
 use super::sets::Session;
 use super::template::{DomainKey, DomainState, TemplateDef};
 use super::{DecodeReport, Decoder};
+use crate::columns::FlowSink;
 use crate::error::DecodeError;
 
 /// Header length.
@@ -25,7 +25,7 @@ impl Decoder {
         exporter: IpAddr,
         d: &[u8],
         received_ms: i64,
-        out: &mut FlowBatchBuilder,
+        out: &mut dyn FlowSink,
         report: &mut DecodeReport,
     ) {
         if d.len() < HEADER {
