@@ -35,6 +35,16 @@ pub fn describe() -> String {
     )
 }
 
+/// The 1-minute load average (`/proc/loadavg`), to show whether other work shared the machine.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// First line of `flowfold --version`.
 pub fn flowfold_version(flowfold: &Path) -> String {
     Command::new(flowfold)

@@ -73,6 +73,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let log_dir = args.work_dir.join("logs");
     std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
 
+    let load_before = machine::load_average();
     let mut node = Node::start(&args.flowfold, &dataset.data_dir, threads, &log_dir)?;
     let mut duck = Duck::start(
         &args.python,
@@ -94,6 +95,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let duck_start = duck.usage()?;
 
     let measured = rounds::run(&queries, &mut node, &mut duck, args.warmup, args.runs)?;
+    let load_after = machine::load_average();
 
     let flowfold = Resources {
         rss_at_start: ff_start.0,
@@ -112,6 +114,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let inputs = Inputs {
         command: machine::command_line(),
         machine: machine::describe(),
+        load: (load_before, load_after),
         flowfold_version: machine::flowfold_version(&args.flowfold),
         duckdb_version: duck.version.clone(),
         python_version: duck.python.clone(),

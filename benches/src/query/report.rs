@@ -29,6 +29,8 @@ pub struct Inputs<'a> {
     pub command: String,
     /// Machine and date.
     pub machine: String,
+    /// 1-minute load average before the engines started and after the last round.
+    pub load: (Option<f64>, Option<f64>),
     /// `flowfold --version`.
     pub flowfold_version: String,
     /// DuckDB and Python versions, DuckDB's memory limit.
@@ -81,7 +83,15 @@ pub fn markdown(x: &Inputs) -> String {
         "## Queries (issue 3): flowfold vs DuckDB on the same Parquet files (same run)\n"
     );
     let _ = writeln!(out, "Command: `{}`\n", x.command);
-    let _ = writeln!(out, "- {}", x.machine);
+    let load = |l: Option<f64>| l.map_or("?".to_string(), |l| format!("{l:.2}"));
+    let _ = writeln!(
+        out,
+        "- {}; 1-minute load average {} before the engines started, {} after the last round \
+         (the engines' own work adds up to about 2)",
+        x.machine,
+        load(x.load.0),
+        load(x.load.1)
+    );
     let _ = writeln!(
         out,
         "- {}: `flowfold standalone --query-threads {}` over the data set, timed end to end through Flight SQL \
@@ -243,6 +253,7 @@ mod tests {
         let text = markdown(&Inputs {
             command: "cmd".into(),
             machine: "m".into(),
+            load: (Some(0.1), None),
             flowfold_version: "flowfold 0".into(),
             duckdb_version: "2".into(),
             python_version: "3".into(),
