@@ -68,41 +68,34 @@ def rows(table) -> list:
     return [tuple(c[i] for c in cols) for i in range(table.num_rows)]
 
 
-def any_message(type_name: str, payload: bytes) -> bytes:
-    """A protobuf `google.protobuf.Any` holding a Flight SQL command, encoded by hand."""
-
-    def field(number: int, data: bytes) -> bytes:
-        return varint(number << 3 | 2) + varint(len(data)) + data
-
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            byte = n & 0x7F
-            n >>= 7
-            out.append(byte | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
-
-    url = f"type.googleapis.com/arrow.flight.protocol.sql.{type_name}".encode()
-    return field(1, url) + field(2, payload)
-
-
-def pyarrow_query(client: flight.FlightClient, sql: str):
-    """Runs `sql` with plain pyarrow.flight: GetFlightInfo(CommandStatementQuery), DoGet."""
-    command = any_message("CommandStatementQuery", b"\x0a" + _len(sql.encode()) + sql.encode())
-    info = client.get_flight_info(flight.FlightDescriptor.for_command(command))
-    tables = [client.do_get(endpoint.ticket).read_all() for endpoint in info.endpoints]
-    return info.schema, tables[0] if len(tables) == 1 else tables
-
-
-def _len(data: bytes) -> bytes:
-    n, out = len(data), bytearray()
+def varint(n: int) -> bytes:
+    """A protobuf varint."""
+    out = bytearray()
     while True:
         byte = n & 0x7F
         n >>= 7
         out.append(byte | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+def field(number: int, data: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return varint(number << 3 | 2) + varint(len(data)) + data
+
+
+def any_message(type_name: str, payload: bytes) -> bytes:
+    """A protobuf `google.protobuf.Any` holding a Flight SQL command, encoded by hand."""
+    url = f"type.googleapis.com/arrow.flight.protocol.sql.{type_name}".encode()
+    return field(1, url) + field(2, payload)
+
+
+def pyarrow_query(client: flight.FlightClient, sql: str):
+    """Runs `sql` with plain pyarrow.flight: GetFlightInfo(CommandStatementQuery), DoGet."""
+    command = any_message("CommandStatementQuery", field(1, sql.encode()))
+    info = client.get_flight_info(flight.FlightDescriptor.for_command(command))
+    tables = [client.do_get(endpoint.ticket).read_all() for endpoint in info.endpoints]
+    return info.schema, tables[0] if len(tables) == 1 else tables
 
 
 def main() -> None:
