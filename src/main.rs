@@ -1,8 +1,9 @@
 //! The `flowfold` binary: flags, configuration and the wiring of node roles. The logic lives in
-//! the library crates (`engine`, `ingest`, `datasets`).
+//! the library crates (`engine`, `ingest`, `planner`, `flight`, `datasets`).
 
 mod cli;
 mod config;
+mod master;
 mod node;
 mod output;
 
@@ -21,8 +22,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a standalone node: collect flows into a data directory.
+    /// Run a standalone node: collect flows into a data directory and answer SQL over them.
     Standalone(cli::standalone::StandaloneArgs),
+    /// Run a slave: a standalone node that also runs the query fragments a master sends.
+    Slave(cli::standalone::StandaloneArgs),
+    /// Run a master: answer SQL over the flows stored on the slaves of its cluster.
+    Master(cli::master::MasterArgs),
     /// Run read-only SQL over a data directory.
     Sql(cli::sql::SqlArgs),
     /// Top N addresses, ports, protocols, AS numbers or interfaces, like `nfdump -s`.
@@ -37,7 +42,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
     let result = match cli.command {
-        Command::Standalone(args) => cli::standalone::run(args),
+        Command::Standalone(args) | Command::Slave(args) => cli::standalone::run(args),
+        Command::Master(args) => cli::master::run(args),
         Command::Sql(args) => cli::sql::run(args),
         Command::Top(args) => cli::top::run(args),
         Command::Gen(args) => cli::generate::run(args),

@@ -11,12 +11,15 @@ use engine::store::{FlowStore, StoreConfig};
 use flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner};
 use ingest::metrics::{IngestMetrics, render};
 use ingest::{Ingest, IngestConfig};
+use planner::{LocalFlows, WorkerTimeouts, flow_worker};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 /// How to run a standalone node.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
+    /// The node's name in the cluster topology.
+    pub name: String,
     pub data_dir: PathBuf,
     pub flows: Vec<SocketAddr>,
     pub metrics: SocketAddr,
@@ -82,23 +85,7 @@ impl Node {
         query_metrics.register(&mut registry);
         let (query_addr, query_task, stop_queries) = start_query_service(&settings, query_metrics).await?;
 
-        let listener = tokio::net::TcpListener::bind(settings.metrics)
-            .await
-            .with_context(|| format!("binding the metrics endpoint {}", settings.metrics))?;
-        let metrics_addr = listener.local_addr()?;
-        let registry = Arc::new(registry);
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let registry = Arc::clone(&registry);
-                async move { render(&registry) }
-            }),
-        );
-        let metrics_task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "metrics endpoint stopped");
-            }
-        });
+        let (metrics_addr, metrics_task) = serve_metrics(settings.metrics, registry).await?;
         let ready = ReadyInfo {
             pid: std::process::id(),
             data: settings.data_dir,
@@ -130,7 +117,8 @@ impl Node {
     }
 }
 
-/// Binds the query port and serves Flight SQL on it until the returned sender fires.
+/// Binds the query port and serves Flight SQL and the worker service on it until the returned
+/// sender fires.
 async fn start_query_service(
     settings: &NodeSettings,
     metrics: Arc<QueryMetrics>,
@@ -146,6 +134,11 @@ async fn start_query_service(
         resources.spill_dir = Some(dir);
     }
     let ctx = flow_session(&settings.data_dir, &resources)?;
+    let local = LocalFlows {
+        name: settings.name.clone(),
+        data_dir: settings.data_dir.clone(),
+    };
+    let worker = flow_worker(Some(local), &resources, WorkerTimeouts::default())?;
     let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits.clone(), metrics));
     let listener = tokio::net::TcpListener::bind(settings.query)
         .await
@@ -156,9 +149,34 @@ async fn start_query_service(
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = flight::serve(listener, FlowSqlService::new(runner), shutdown).await {
+        if let Err(e) = flight::serve(listener, FlowSqlService::new(runner), Some(worker), shutdown).await {
             tracing::error!(error = %e, "query service stopped");
         }
     });
     Ok((addr, task, stop))
+}
+
+/// Serves `GET /metrics` of `registry` on `addr`.
+pub async fn serve_metrics(
+    addr: SocketAddr,
+    registry: Registry,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics endpoint {addr}"))?;
+    let bound = listener.local_addr()?;
+    let registry = Arc::new(registry);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = Arc::clone(&registry);
+            async move { render(&registry) }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics endpoint stopped");
+        }
+    });
+    Ok((bound, task))
 }

@@ -62,6 +62,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let settings = NodeSettings {
+            name: "demo".to_string(),
             data_dir: data_dir.clone(),
             flows: vec!["127.0.0.1:0".parse()?],
             metrics: "127.0.0.1:0".parse()?,

@@ -3,6 +3,7 @@
 pub mod demo;
 #[path = "gen.rs"]
 pub mod generate;
+pub mod master;
 pub mod query_args;
 pub mod sql;
 pub mod standalone;

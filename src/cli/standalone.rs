@@ -1,4 +1,5 @@
-//! `flowfold standalone`: collect flows into a data directory until SIGINT or SIGTERM.
+//! `flowfold standalone` and `flowfold slave`: collect flows into a data directory and answer
+//! queries over them (Flight SQL, and the fragments a master sends) until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ pub struct StandaloneArgs {
     /// Print the effective configuration (file + flags) as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// The node's name in the master's cluster topology. [config: name; default standalone]
+    #[arg(long, env = "FLOWFOLD_NAME")]
+    pub name: Option<String>,
     /// Data directory (flows, write-ahead logs, decoder state). [config: data]
     #[arg(long, env = "FLOWFOLD_DATA")]
     pub data: Option<PathBuf>,
@@ -66,6 +70,9 @@ impl StandaloneArgs {
             Some(path) => NodeConfig::load(path)?,
             None => NodeConfig::default(),
         };
+        if let Some(name) = &self.name {
+            c.name = Some(name.clone());
+        }
         if let Some(data) = &self.data {
             c.data = Some(data.clone());
         }
@@ -97,7 +104,10 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
         .data
         .clone()
         .context("no data directory: give --data DIR or `data = \"DIR\"` in the configuration file")?;
+    // Relative to the working directory at start (the store creates parents of its paths).
+    let data_dir = std::path::absolute(&data_dir).with_context(|| format!("data directory {}", data_dir.display()))?;
     Ok(NodeSettings {
+        name: c.name.clone().unwrap_or_else(|| "standalone".to_string()),
         data_dir,
         flows: c.ingest.listen.clone(),
         metrics: c.metrics.listen,
@@ -140,21 +150,21 @@ pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.ready_file {
             write_ready_file(path, &node.ready)?;
         }
-        tracing::info!(ready = ?node.ready, "standalone node ready");
+        tracing::info!(ready = ?node.ready, "node ready");
         wait_for_signal().await?;
         tracing::info!("stopping: sealing open windows");
         node.shutdown().await
     })
 }
 
-fn write_ready_file(path: &std::path::Path, ready: &crate::node::ReadyInfo) -> anyhow::Result<()> {
+pub fn write_ready_file(path: &std::path::Path, ready: &impl serde::Serialize) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(ready)?).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+pub async fn wait_for_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     tokio::select! {

@@ -2,6 +2,7 @@
 //! the default shown in `config/standalone.toml`; unknown keys are errors, so a typo never passes
 //! silently. Command-line flags override the file.
 
+pub mod master;
 pub mod units;
 
 use std::net::SocketAddr;
@@ -17,6 +18,9 @@ use units::{Bytes, Span};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
+    /// The node's name in the master's cluster topology (`slaves[].name`); a query fragment
+    /// addressed to another name is refused. Default: `standalone`.
+    pub name: Option<String>,
     /// Data directory: flows, write-ahead logs, decoder state, spill files.
     pub data: Option<PathBuf>,
     /// Flow listeners.
@@ -169,6 +173,13 @@ mod tests {
         };
         assert_eq!(example, defaults, "config/standalone.toml differs from the defaults");
         assert!(example.data.is_some(), "the example names a data directory");
+    }
+
+    #[test]
+    fn the_shipped_slave_example_names_the_slave() {
+        let slave = NodeConfig::parse(include_str!("../../config/slave.toml")).expect("config/slave.toml parses");
+        assert_eq!(slave.name.as_deref(), Some("a1-slave-1"));
+        assert_eq!(slave.query, QuerySection::default());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! The tests themselves live in `tests/e2e/` (an integration-test binary of the root package,
 //! so Cargo builds `flowfold` for them).
 
+pub mod master;
 pub mod node;
 pub mod pcap;
 pub mod peers;
@@ -41,4 +42,15 @@ pub fn have(program: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
+}
+
+/// The body (with headers) of a plain HTTP/1.1 GET of `path` on `addr`.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
 }

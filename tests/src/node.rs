@@ -32,20 +32,24 @@ impl Standalone {
     /// Starts `binary standalone` on `data` with one flow listener on 127.0.0.1:0 and the
     /// extra flags given, and waits for its ready file.
     pub fn start(binary: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_role(binary, "standalone", data, "127.0.0.1", extra)
+    }
+
+    /// Starts `binary slave --name NAME` on `data` with every listener on `host` (a 127.0.0.x
+    /// address), free ports.
+    pub fn start_slave(binary: &Path, data: &Path, name: &str, host: &str) -> anyhow::Result<Self> {
+        Self::start_role(binary, "slave", data, host, &["--name", name])
+    }
+
+    fn start_role(binary: &Path, role: &str, data: &Path, host: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let ready_file = data.with_extension("ready.json");
         let _ = std::fs::remove_file(&ready_file);
+        let any_port = format!("{host}:0");
         let child = Command::new(binary)
-            .arg("standalone")
+            .arg(role)
             .arg("--data")
             .arg(data)
-            .args([
-                "--flows",
-                "127.0.0.1:0",
-                "--metrics",
-                "127.0.0.1:0",
-                "--query",
-                "127.0.0.1:0",
-            ])
+            .args(["--flows", &any_port, "--metrics", &any_port, "--query", &any_port])
             .arg("--ready-file")
             .arg(&ready_file)
             .args(extra)
@@ -53,7 +57,7 @@ impl Standalone {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("starting flowfold standalone")?;
+            .with_context(|| format!("starting flowfold {role}"))?;
         let mut node = Standalone {
             binary: binary.to_path_buf(),
             data: data.to_path_buf(),
@@ -127,16 +131,7 @@ impl Standalone {
 
     /// The Prometheus text of `/metrics`.
     pub fn metrics(&self) -> anyhow::Result<String> {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(self.ready.metrics)?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text)?;
-        Ok(text)
+        crate::http_get(self.ready.metrics, "/metrics")
     }
 
     /// Sum of every sample of `metric` whose labels contain all of `labels` (e.g. `kind="truncated"`).
@@ -151,14 +146,7 @@ impl Standalone {
 
     /// Runs `flowfold sql --connect` against this node's Flight SQL service (JSON rows).
     pub fn sql_remote(&self, query: &str) -> anyhow::Result<Vec<Value>> {
-        let out = self.sql_command(&["--connect", &self.ready.query.to_string()], "json", query)?;
-        if !out.status.success() {
-            bail!(
-                "flowfold sql --connect failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        json_rows(&out.stdout)
+        sql_connect(&self.binary, self.ready.query, query)
     }
 
     /// Runs `flowfold sql SOURCE --format FORMAT QUERY` and returns its whole output, failed or not.
@@ -228,6 +216,23 @@ pub fn sql(binary: &Path, data: &Path, query: &str) -> anyhow::Result<Vec<Value>
         .context("running flowfold sql")?;
     if !out.status.success() {
         bail!("flowfold sql failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    json_rows(&out.stdout)
+}
+
+/// Runs `flowfold sql --connect ADDR --format json QUERY`; an error carries the server's message.
+pub fn sql_connect(binary: &Path, addr: SocketAddr, query: &str) -> anyhow::Result<Vec<Value>> {
+    let out = Command::new(binary)
+        .args(["sql", "--format", "json", "--connect", &addr.to_string()])
+        .arg(query)
+        .env("FLOWFOLD_LOG", "warn")
+        .output()
+        .context("running flowfold sql --connect")?;
+    if !out.status.success() {
+        bail!(
+            "flowfold sql --connect failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     json_rows(&out.stdout)
 }

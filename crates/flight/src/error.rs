@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use datafusion::error::DataFusionError;
+use planner::PlannerError;
 use tonic::Status;
 
 /// Why a query or a Flight SQL request failed.
@@ -39,11 +40,18 @@ pub enum QueryError {
     BadRequest(String),
 }
 
+/// Whether `e` says no proxy group of a source group can answer.
+fn cluster_down(e: &DataFusionError) -> bool {
+    matches!(e, DataFusionError::External(inner)
+        if matches!(inner.downcast_ref::<PlannerError>(), Some(PlannerError::SourceGroupDown { .. })))
+}
+
 impl QueryError {
     /// The metric label of this error.
     pub fn kind(&self) -> &'static str {
         match self {
             QueryError::Sql(e) => match e.find_root() {
+                root if cluster_down(root) => "unavailable",
                 DataFusionError::ResourcesExhausted(_) => "resources_exhausted",
                 DataFusionError::SQL(..) | DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => "plan",
                 _ => "execution",
@@ -62,6 +70,7 @@ pub fn to_status(err: &QueryError) -> Status {
     let message = err.to_string();
     match err {
         QueryError::Sql(e) => match e.find_root() {
+            root if cluster_down(root) => Status::unavailable(message),
             DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(message),
             DataFusionError::NotImplemented(_) => Status::unimplemented(message),
             DataFusionError::Internal(_) => Status::internal(message),

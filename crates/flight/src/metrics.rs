@@ -15,6 +15,13 @@ pub struct ErrorLabel {
     pub kind: String,
 }
 
+/// Label of a failover: the proxy group found down.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabel {
+    /// The proxy group's name.
+    pub proxy_group: String,
+}
+
 /// Counters of the query service.
 #[derive(Debug, Default)]
 pub struct QueryMetrics {
@@ -30,6 +37,8 @@ pub struct QueryMetrics {
     pub running: Gauge,
     /// Rows sent to clients.
     pub rows_sent: Counter,
+    /// Queries retried because a proxy group failed them, by that group (masters only).
+    pub failovers: Family<GroupLabel, Counter>,
 }
 
 impl QueryMetrics {
@@ -61,6 +70,11 @@ impl QueryMetrics {
             "flowfold_query_rows_sent",
             "Result rows sent to clients",
             self.rows_sent.clone(),
+        );
+        registry.register(
+            "flowfold_query_failovers",
+            "Queries retried on another proxy group, by the group that failed",
+            self.failovers.clone(),
         );
     }
 

@@ -1,9 +1,11 @@
-//! Serving the Flight SQL service on a bound TCP listener until a shutdown signal.
+//! Serving the Flight SQL service (and the engine's worker service) on a bound TCP listener
+//! until a shutdown signal.
 
 use std::future::Future;
 use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
+use datafusion_distributed::Worker;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
@@ -12,11 +14,13 @@ use crate::service::FlowSqlService;
 /// Largest request message accepted (a bound parameter row, a long SQL text).
 const MAX_REQUEST_BYTES: usize = 16 << 20;
 
-/// Serves `service` on `listener` until `shutdown` completes. TCP and HTTP/2 keepalives detect a
-/// client that vanished without closing, so its query is dropped (and stopped) too.
+/// Serves `service`, and the engine's `worker` service if given, on `listener` until `shutdown`
+/// completes (gRPC multiplexes both on one port). TCP and HTTP/2 keepalives detect a client that
+/// vanished without closing, so its query is dropped (and stopped) too.
 pub async fn serve(
     listener: TcpListener,
     service: FlowSqlService,
+    worker: Option<Worker>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = TcpIncoming::from(listener)
@@ -26,6 +30,7 @@ pub async fn serve(
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .add_service(FlightServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES))
+        .add_optional_service(worker.map(Worker::into_worker_server))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

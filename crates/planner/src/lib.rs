@@ -1,1 +1,25 @@
-//! Placeholder crate; see Cargo.toml description.
+//! Distributed flow queries on datafusion-distributed: the master plans SQL over the cluster,
+//! each slave runs the stage fragments over its own flows, and partial aggregate states come
+//! back to be merged. See `README.md` for the map of files.
+
+pub mod channel;
+pub mod cluster;
+pub mod codec;
+pub mod error;
+pub mod explain;
+pub mod health;
+pub mod local;
+pub mod routing;
+pub mod scan;
+pub mod session;
+pub mod table;
+pub mod topology;
+
+pub use channel::WorkerTimeouts;
+pub use cluster::{ClusterState, DEFAULT_DOWN_FOR};
+pub use error::PlannerError;
+pub use explain::distributed_explain;
+pub use health::mark_failed_groups;
+pub use local::LocalFlows;
+pub use session::{flow_worker, master_session};
+pub use topology::{ProxyGroup, SlaveRef, SourceGroup, Topology};

@@ -9,5 +9,5 @@ pub mod session;
 pub mod table;
 
 pub use catalog::{CATALOG, FlowCatalog, LIVE_SCHEMA, channel_table_name};
-pub use session::{QueryResources, flow_session, read_only};
+pub use session::{QueryResources, flow_session, query_config, query_runtime, read_only};
 pub use table::{FLOWS_TABLE, FlowsTable, register_flows};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::{CATALOG, FlowCatalog, LIVE_SCHEMA};
@@ -42,15 +42,29 @@ impl Default for QueryResources {
 
 /// A session over the flows in `data_dir`, limited by `resources`.
 pub fn flow_session(data_dir: &Path, resources: &QueryResources) -> Result<SessionContext> {
+    let ctx = SessionContext::new_with_config_rt(query_config(resources), query_runtime(resources)?);
+    ctx.register_catalog(CATALOG, Arc::new(FlowCatalog::new(data_dir)));
+    register_flow_functions(&ctx);
+    Ok(ctx)
+}
+
+/// The runtime of a node's queries: a fair spilling memory pool of `resources.memory_bytes`
+/// and the spill directory.
+pub fn query_runtime(resources: &QueryResources) -> Result<Arc<RuntimeEnv>> {
     let disk = match &resources.spill_dir {
         Some(dir) => DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
         None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
     }
     .with_max_temp_directory_size(resources.max_spill_bytes);
-    let runtime = RuntimeEnvBuilder::new()
+    Ok(RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(resources.memory_bytes)))
         .with_disk_manager_builder(disk)
-        .build_arc()?;
+        .build_arc()?)
+}
+
+/// Session options of every query: information schema, catalog `flowfold` schema `live` by
+/// default, `resources.target_partitions` threads.
+pub fn query_config(resources: &QueryResources) -> SessionConfig {
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema(CATALOG, LIVE_SCHEMA)
@@ -58,10 +72,7 @@ pub fn flow_session(data_dir: &Path, resources: &QueryResources) -> Result<Sessi
     if resources.target_partitions > 0 {
         config = config.with_target_partitions(resources.target_partitions);
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    ctx.register_catalog(CATALOG, Arc::new(FlowCatalog::new(data_dir)));
-    register_flow_functions(&ctx);
-    Ok(ctx)
+    config
 }
 
 /// Statement options of client SQL: queries only. DDL (`CREATE EXTERNAL TABLE`, `CREATE VIEW`),

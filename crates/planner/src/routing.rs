@@ -1,0 +1,106 @@
+//! The engine's planning events, answered from the topology:
+//! - task count: a [`SlaveScanExec`] runs as one task per slave, and never fewer than two tasks
+//!   (the engine removes a 1-to-1 network boundary and would then read on the master, which has
+//!   no flows; the second task of a one-slave cluster is an empty padding scan);
+//! - leaf split: task `i` reads slave `i` only;
+//! - routing: a stage holding the split scan runs task `i` on slave `i`; other stages (a shuffled
+//!   GROUP BY) go round-robin over the selected slaves, the resolver's URLs.
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_distributed::{
+    DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedLeafExec, NetworkBoundaryExt, RouteTasksEvent,
+    RouteTasksEventResponse, ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse, WorkerResolver,
+};
+use url::Url;
+
+use crate::cluster::ClusterState;
+use crate::scan::SlaveScanExec;
+use crate::topology::SlaveRef;
+
+/// Tasks a scan of `slaves` runs as.
+fn tasks_for(slaves: &[SlaveRef]) -> usize {
+    slaves.len().max(2)
+}
+
+/// Task count of a stage reading flows: one task per slave (at least two).
+pub fn scan_task_count(ev: DesiredTaskCountEvent) -> Option<Result<DesiredTaskCountEventResponse>> {
+    let scan = ev.plan.downcast_ref::<SlaveScanExec>()?;
+    Some(Ok(DesiredTaskCountEventResponse::maximum(tasks_for(scan.slaves()))))
+}
+
+/// Splits a scan into one variant per task: task `i` reads slave `i`, padding tasks read nothing.
+pub fn split_scan(ev: ScaleUpLeafNodeEvent) -> Option<Result<ScaleUpLeafNodeEventResponse>> {
+    let scan = ev.plan.downcast_ref::<SlaveScanExec>()?;
+    let slaves = scan.slaves();
+    if ev.task_count < slaves.len() {
+        return Some(Err(DataFusionError::Plan(format!(
+            "{} slaves to read but only {} tasks: raise distributed.max_tasks_per_stage",
+            slaves.len(),
+            ev.task_count
+        ))));
+    }
+    let variants: Result<Vec<Arc<dyn ExecutionPlan>>> = (0..ev.task_count)
+        .map(|i| {
+            let mine = slaves.get(i).cloned().into_iter().collect();
+            Ok(Arc::new(scan.with_slaves(mine)?) as Arc<dyn ExecutionPlan>)
+        })
+        .collect();
+    Some(
+        variants
+            .and_then(|v| DistributedLeafExec::try_new(Arc::clone(ev.plan), v))
+            .map(|leaf| ScaleUpLeafNodeEventResponse::new(Arc::new(leaf))),
+    )
+}
+
+/// Routes the tasks of a stage that reads flows to the slaves their scans name.
+pub fn route_to_slaves(ev: RouteTasksEvent) -> Option<Result<RouteTasksEventResponse>> {
+    let variants = stage_scan_variants(ev.plan)?;
+    let urls: Result<Vec<Url>> = (0..ev.task_count)
+        .map(|i| {
+            let slave = variants
+                .get(i)
+                .and_then(|v| v.first())
+                .or_else(|| variants.iter().find_map(|v| v.first()))
+                .ok_or_else(|| DataFusionError::Plan("a flow scan with no slave to run on".into()))?;
+            slave.url().map_err(DataFusionError::from)
+        })
+        .collect();
+    Some(urls.map(RouteTasksEventResponse::new))
+}
+
+/// The slaves of each task's scan in this stage (not looking into other stages).
+fn stage_scan_variants(plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<Vec<SlaveRef>>> {
+    let mut found = None;
+    let _ = plan.apply(|node| {
+        if node.is_network_boundary() {
+            return Ok(TreeNodeRecursion::Jump);
+        }
+        if let Some(leaf) = node.downcast_ref::<DistributedLeafExec>()
+            && leaf.original().is::<SlaveScanExec>()
+        {
+            let slaves = leaf.variants().iter().filter_map(|v| v.downcast_ref::<SlaveScanExec>());
+            found = Some(slaves.map(|s| s.slaves().to_vec()).collect());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        if let Some(scan) = node.downcast_ref::<SlaveScanExec>() {
+            found = Some(vec![scan.slaves().to_vec()]);
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+/// The engine's worker list: the selected slaves.
+#[derive(Debug, Clone)]
+pub struct ClusterWorkers(pub Arc<ClusterState>);
+
+impl WorkerResolver for ClusterWorkers {
+    fn get_urls(&self) -> Result<Vec<Url>, DataFusionError> {
+        self.0.worker_urls().map_err(DataFusionError::from)
+    }
+}

@@ -1,0 +1,215 @@
+//! `SlaveScanExec`: the leaf of every distributed flow query. On the master it stands for the
+//! flows of the chosen slaves; the distributed planner gives each task a variant naming exactly
+//! one slave, and on that slave `execute` lists the slave's own partitions at that moment (sealed
+//! Parquet windows and open logs, pruned by the pushed filters) and reads them. Flow data never
+//! leaves its slave except as the result of the fragment above this scan.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties};
+use engine::schema::flow_schema;
+use engine::snapshot::Channels;
+use engine::sql::FlowsTable;
+use futures::TryStreamExt;
+use tokio::sync::OnceCell;
+
+use crate::local::LocalFlows;
+use crate::topology::SlaveRef;
+
+/// What a scan reads: columns, pushed filters, row limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRequest {
+    /// Indices into the flow schema (`None`: every column).
+    pub projection: Option<Vec<usize>>,
+    /// Filters the slave uses to prune channels, files, row groups and pages (the plan above
+    /// still applies them exactly).
+    pub filters: Vec<Expr>,
+    /// Rows the scan may stop after.
+    pub limit: Option<usize>,
+}
+
+/// The leaf of a distributed flow query.
+#[derive(Debug)]
+pub struct SlaveScanExec {
+    inner: Arc<ScanInner>,
+    properties: Arc<PlanProperties>,
+}
+
+#[derive(Debug)]
+struct ScanInner {
+    request: ScanRequest,
+    /// Before the planner splits it: every slave to read. A task's variant: one slave, or none
+    /// (a padding task that returns nothing).
+    slaves: Vec<SlaveRef>,
+    partitions: usize,
+    /// The slave's local plan, made on first `execute` and shared by all partitions.
+    local: OnceCell<Arc<dyn ExecutionPlan>>,
+}
+
+impl SlaveScanExec {
+    /// A scan of `slaves` with `partitions` output partitions.
+    pub fn try_new(request: ScanRequest, slaves: Vec<SlaveRef>, partitions: usize) -> Result<SlaveScanExec> {
+        let schema = match &request.projection {
+            Some(indices) => Arc::new(flow_schema().project(indices)?),
+            None => flow_schema(),
+        };
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(partitions.max(1)),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(SlaveScanExec {
+            inner: Arc::new(ScanInner {
+                request,
+                slaves,
+                partitions: partitions.max(1),
+                local: OnceCell::new(),
+            }),
+            properties,
+        })
+    }
+
+    /// The same scan over other slaves (one task's variant).
+    pub fn with_slaves(&self, slaves: Vec<SlaveRef>) -> Result<SlaveScanExec> {
+        SlaveScanExec::try_new(self.inner.request.clone(), slaves, self.partitions())
+    }
+
+    /// What the scan reads.
+    pub fn request(&self) -> &ScanRequest {
+        &self.inner.request
+    }
+
+    /// The slaves it reads.
+    pub fn slaves(&self) -> &[SlaveRef] {
+        &self.inner.slaves
+    }
+
+    /// Output partitions.
+    pub fn partitions(&self) -> usize {
+        self.inner.partitions
+    }
+}
+
+impl ScanInner {
+    /// The local plan over this slave's partitions, repartitioned to this node's partition count.
+    async fn local_plan(&self, ctx: &Arc<TaskContext>) -> Result<Arc<dyn ExecutionPlan>> {
+        let slave = match self.slaves.as_slice() {
+            [] => return Err(DataFusionError::Internal("a padding scan has nothing to plan".into())),
+            [slave] => slave,
+            many => {
+                return Err(DataFusionError::Execution(format!(
+                    "a scan of {} slaves was not split into tasks: flows are only read on the slave that stores them",
+                    many.len()
+                )));
+            }
+        };
+        let Some(local) = ctx.session_config().get_extension::<LocalFlows>() else {
+            return Err(DataFusionError::Execution(format!(
+                "the scan of slave {} reached a node that stores no flows",
+                slave.name
+            )));
+        };
+        if local.name != slave.name {
+            return Err(DataFusionError::Execution(format!(
+                "the scan of slave {} reached slave {} ({}): check the cluster topology",
+                slave.name, local.name, slave.query
+            )));
+        }
+        let state = SessionStateBuilder::new()
+            .with_config(ctx.session_config().clone())
+            .with_runtime_env(ctx.runtime_env())
+            .build();
+        let table = FlowsTable::new(&local.data_dir, Channels::All);
+        let plan = table
+            .scan(
+                &state,
+                self.request.projection.as_ref(),
+                &self.request.filters,
+                self.request.limit,
+            )
+            .await?;
+        if plan.output_partitioning().partition_count() == self.partitions {
+            return Ok(plan);
+        }
+        Ok(Arc::new(RepartitionExec::try_new(
+            plan,
+            Partitioning::RoundRobinBatch(self.partitions),
+        )?))
+    }
+}
+
+impl DisplayAs for SlaveScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let inner = &self.inner;
+        let names: Vec<&str> = inner.slaves.iter().map(|s| s.name.as_str()).collect();
+        write!(f, "SlaveScanExec: slaves=[{}]", names.join(", "))?;
+        if let Some(projection) = &inner.request.projection {
+            let schema = flow_schema();
+            let columns: Vec<&str> = projection.iter().map(|i| schema.field(*i).name().as_str()).collect();
+            write!(f, ", projection=[{}]", columns.join(", "))?;
+        }
+        if !inner.request.filters.is_empty() {
+            let filters: Vec<String> = inner.request.filters.iter().map(|e| e.to_string()).collect();
+            write!(f, ", filters=[{}]", filters.join(", "))?;
+        }
+        if let Some(limit) = inner.request.limit {
+            write!(f, ", limit={limit}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for SlaveScanExec {
+    fn name(&self) -> &str {
+        "SlaveScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let schema: SchemaRef = self.schema();
+        if self.inner.slaves.is_empty() {
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(
+                schema,
+                futures::stream::empty(),
+            )));
+        }
+        // `execute` is synchronous and listing the partitions is not: plan on first poll.
+        let inner = Arc::clone(&self.inner);
+        let stream = futures::stream::once(async move {
+            let plan = inner.local.get_or_try_init(|| inner.local_plan(&ctx)).await?;
+            plan.execute(partition, ctx)
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}

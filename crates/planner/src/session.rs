@@ -1,0 +1,87 @@
+//! The two sessions of distributed queries: the master's (plans over the cluster, runs the head
+//! stage, merges) and the worker's (runs stage fragments on a slave's own flows).
+
+use std::sync::Arc;
+
+use datafusion::error::Result;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::SessionContext;
+use datafusion_distributed::{DistributedExt, SessionStateBuilderExt, Worker, WorkerQueryContext};
+use engine::sql::functions::flow_functions;
+use engine::sql::{CATALOG, QueryResources, query_config, query_runtime};
+
+use crate::channel::{TimedChannels, WorkerTimeouts};
+use crate::cluster::ClusterState;
+use crate::codec::FlowCodec;
+use crate::local::LocalFlows;
+use crate::routing::{ClusterWorkers, route_to_slaves, scan_task_count, split_scan};
+use crate::table::cluster_catalog;
+
+/// The master's session: catalog `flowfold` over `cluster`, flow functions, the distributed
+/// planner with flowfold's codec, task handlers and connection timeouts.
+pub fn master_session(cluster: Arc<ClusterState>, resources: &QueryResources) -> Result<SessionContext> {
+    let timeouts = cluster.timeouts();
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(query_config(resources))
+        .with_runtime_env(query_runtime(resources).map_err(to_df)?)
+        .with_distributed_worker_resolver(ClusterWorkers(Arc::clone(&cluster)))
+        .with_distributed_channel_resolver(TimedChannels::new(timeouts))
+        .with_distributed_user_codec(FlowCodec)
+        .with_distributed_desired_task_count_handler(scan_task_count)
+        .with_distributed_scale_up_leaf_node_handler(split_scan)
+        .with_distributed_route_tasks_handler(route_to_slaves)
+        .with_distributed_planner()
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    for function in flow_functions() {
+        ctx.register_udf(function);
+    }
+    ctx.register_catalog(CATALOG, cluster_catalog(cluster)?);
+    Ok(ctx)
+}
+
+/// The worker service of a node storing flows (`local`), or of a node that only computes
+/// shuffled stages (`None`).
+pub fn flow_worker(local: Option<LocalFlows>, resources: &QueryResources, timeouts: WorkerTimeouts) -> Result<Worker> {
+    let local = local.map(Arc::new);
+    let channels = Arc::new(TimedChannels::new(timeouts));
+    let runtime = query_runtime(resources).map_err(to_df)?;
+    let worker = Worker::from_session_builder(move |ctx: WorkerQueryContext| {
+        let local = local.clone();
+        let channels = Arc::clone(&channels);
+        async move {
+            let mut builder = ctx.builder;
+            if let (Some(config), Some(local)) = (builder.config().as_mut(), local) {
+                config.set_extension(local);
+            }
+            builder
+                .scalar_functions()
+                .get_or_insert_with(Vec::new)
+                .extend(flow_functions().into_iter().map(Arc::new));
+            Ok(builder
+                .with_distributed_channel_resolver(SharedChannels(channels))
+                .with_distributed_user_codec(FlowCodec)
+                .build())
+        }
+    });
+    Ok(worker.with_runtime_env(runtime).with_version(env!("CARGO_PKG_VERSION")))
+}
+
+/// One [`TimedChannels`] shared by all of a worker's queries.
+#[derive(Debug)]
+struct SharedChannels(Arc<TimedChannels>);
+
+#[async_trait::async_trait]
+impl datafusion_distributed::ChannelResolver for SharedChannels {
+    async fn get_worker_client_for_url(
+        &self,
+        url: &url::Url,
+    ) -> Result<Box<dyn datafusion_distributed::WorkerChannel>> {
+        self.0.get_worker_client_for_url(url).await
+    }
+}
+
+fn to_df(e: engine::EngineError) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::External(Box::new(e))
+}

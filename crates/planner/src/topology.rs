@@ -1,0 +1,143 @@
+//! The cluster as the master sees it: source groups, each read from one of its replicated proxy
+//! groups (by priority), each proxy group a set of slaves. Declared in the master's
+//! configuration (`[[cluster.source_groups]]`); the control plane will keep it up to date.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PlannerError;
+
+/// Every source group of the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Source groups: flow sources whose flows are stored by the same proxy groups.
+    #[serde(default)]
+    pub source_groups: Vec<SourceGroup>,
+}
+
+/// Flow sources exported to 1-2 (or more) replicated proxy groups.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceGroup {
+    /// Unique name, used in errors and in the answer's `served_by`.
+    pub name: String,
+    /// The replicas; the one with the lowest `priority` number that can answer is read.
+    pub proxy_groups: Vec<ProxyGroup>,
+}
+
+/// A proxy and its slaves, or one standalone slave.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyGroup {
+    /// Unique name across the cluster.
+    pub name: String,
+    /// 1 is the primary; higher numbers are read when every lower one is down.
+    #[serde(default = "primary")]
+    pub priority: u32,
+    /// The slaves storing this group's flows.
+    pub slaves: Vec<SlaveRef>,
+}
+
+/// One slave: its name and its query (worker) address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaveRef {
+    /// The slave's configured `name`: a scan routed to another node is refused.
+    pub name: String,
+    /// `host:port` of its query service.
+    pub query: String,
+}
+
+fn primary() -> u32 {
+    1
+}
+
+impl SlaveRef {
+    /// The worker URL of the slave.
+    pub fn url(&self) -> Result<url::Url, PlannerError> {
+        url::Url::parse(&format!("http://{}", self.query)).map_err(|e| PlannerError::BadAddress {
+            slave: self.name.clone(),
+            address: self.query.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// The proxy group chosen to answer for one source group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// The source group.
+    pub source_group: String,
+    /// The proxy group that serves it.
+    pub proxy_group: String,
+    /// Its slaves.
+    pub slaves: Vec<SlaveRef>,
+}
+
+impl Topology {
+    /// Checks names are unique, every group has slaves and every address parses.
+    pub fn validate(&self) -> Result<(), PlannerError> {
+        let mut names = BTreeSet::new();
+        let mut slaves = BTreeSet::new();
+        for source in &self.source_groups {
+            if !names.insert(&source.name) {
+                return Err(PlannerError::DuplicateName(source.name.clone()));
+            }
+            if source.proxy_groups.is_empty() {
+                return Err(PlannerError::EmptyGroup(source.name.clone()));
+            }
+            for group in &source.proxy_groups {
+                if !names.insert(&group.name) {
+                    return Err(PlannerError::DuplicateName(group.name.clone()));
+                }
+                if group.slaves.is_empty() {
+                    return Err(PlannerError::EmptyGroup(group.name.clone()));
+                }
+                for slave in &group.slaves {
+                    slave.url()?;
+                    if !slaves.insert(&slave.name) {
+                        return Err(PlannerError::DuplicateName(slave.name.clone()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// For each source group, its highest-priority proxy group not in `down`. Fails naming the
+    /// first source group with no proxy group left.
+    pub fn select(&self, down: &BTreeSet<String>) -> Result<Vec<Selection>, PlannerError> {
+        self.source_groups
+            .iter()
+            .map(|source| {
+                let mut groups: Vec<&ProxyGroup> = source.proxy_groups.iter().collect();
+                groups.sort_by_key(|g| g.priority);
+                groups
+                    .into_iter()
+                    .find(|g| !down.contains(&g.name))
+                    .map(|g| Selection {
+                        source_group: source.name.clone(),
+                        proxy_group: g.name.clone(),
+                        slaves: g.slaves.clone(),
+                    })
+                    .ok_or_else(|| PlannerError::SourceGroupDown {
+                        source_group: source.name.clone(),
+                        proxy_groups: source.proxy_groups.iter().map(|g| g.name.clone()).collect(),
+                    })
+            })
+            .collect()
+    }
+
+    /// The proxy group a slave belongs to.
+    pub fn group_of(&self, slave: &str) -> Option<&ProxyGroup> {
+        self.source_groups
+            .iter()
+            .flat_map(|s| &s.proxy_groups)
+            .find(|g| g.slaves.iter().any(|s| s.name == slave))
+    }
+}
+
+#[cfg(test)]
+mod tests;

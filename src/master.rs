@@ -1,0 +1,88 @@
+//! A running master: Flight SQL over the cluster (the distributed session) and the metrics
+//! endpoint. It stores no flows.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use engine::sql::QueryResources;
+use flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner};
+use planner::{ClusterState, Topology, WorkerTimeouts, master_session};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+/// How to run a master.
+#[derive(Debug, Clone)]
+pub struct MasterSettings {
+    pub topology: Topology,
+    pub timeouts: WorkerTimeouts,
+    pub down_for: Duration,
+    pub query: SocketAddr,
+    pub metrics: SocketAddr,
+    pub query_resources: QueryResources,
+    pub query_limits: QueryLimits,
+}
+
+/// What the master bound, written to the ready file.
+#[derive(Debug, Clone, Serialize)]
+pub struct MasterReady {
+    pub pid: u32,
+    pub query: SocketAddr,
+    pub metrics: SocketAddr,
+}
+
+/// A started master.
+pub struct Master {
+    pub ready: MasterReady,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop_queries: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Master {
+    /// Binds the query port and the metrics endpoint.
+    pub async fn start(settings: MasterSettings) -> anyhow::Result<Master> {
+        let cluster = Arc::new(ClusterState::new(
+            settings.topology,
+            settings.timeouts,
+            settings.down_for,
+        )?);
+        let ctx = master_session(Arc::clone(&cluster), &settings.query_resources)?;
+        let mut registry = Registry::default();
+        let query_metrics = QueryMetrics::new();
+        query_metrics.register(&mut registry);
+        let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits, query_metrics).with_failover(cluster));
+
+        let listener = tokio::net::TcpListener::bind(settings.query)
+            .await
+            .with_context(|| format!("binding the query port {}", settings.query))?;
+        let query = listener.local_addr()?;
+        let (stop_queries, stopped) = tokio::sync::oneshot::channel::<()>();
+        let query_task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = flight::serve(listener, FlowSqlService::new(runner), None, shutdown).await {
+                tracing::error!(error = %e, "query service stopped");
+            }
+        });
+        let (metrics, metrics_task) = crate::node::serve_metrics(settings.metrics, registry).await?;
+        Ok(Master {
+            ready: MasterReady {
+                pid: std::process::id(),
+                query,
+                metrics,
+            },
+            tasks: vec![query_task, metrics_task],
+            stop_queries,
+        })
+    }
+
+    /// Stops serving queries.
+    pub async fn shutdown(self) {
+        let _ = self.stop_queries.send(());
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! A real `flowfold master` process over a cluster of slaves, on a 127.0.0.x address.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::node::{Standalone, sql_connect, sum_metric};
+use crate::wait_for;
+
+/// A proxy group of the master's topology: its name, priority and slaves.
+#[derive(Debug)]
+pub struct GroupSpec<'a> {
+    pub name: &'a str,
+    pub priority: u32,
+    pub slaves: Vec<(&'a str, &'a Standalone)>,
+}
+
+/// The `[[cluster.source_groups]]` of a master configuration.
+pub fn topology_toml(source_groups: &[(&str, Vec<GroupSpec>)]) -> String {
+    let mut text = String::new();
+    for (name, groups) in source_groups {
+        text.push_str(&format!("[[cluster.source_groups]]\nname = \"{name}\"\n"));
+        for group in groups {
+            let slaves: Vec<String> = group
+                .slaves
+                .iter()
+                .map(|(slave, node)| format!("{{ name = \"{slave}\", query = \"{}\" }}", node.ready.query))
+                .collect();
+            text.push_str(&format!(
+                "[[cluster.source_groups.proxy_groups]]\nname = \"{}\"\npriority = {}\nslaves = [{}]\n",
+                group.name,
+                group.priority,
+                slaves.join(", ")
+            ));
+        }
+    }
+    text
+}
+
+/// A running master; killed when dropped.
+#[derive(Debug)]
+pub struct Master {
+    binary: PathBuf,
+    child: Option<Child>,
+    /// Its Flight SQL address.
+    pub query: SocketAddr,
+    /// Its metrics endpoint.
+    pub metrics: SocketAddr,
+}
+
+impl Master {
+    /// Writes `config` (TOML with `[cluster]` etc.; `[query]` and `[metrics]` are added on
+    /// `host`) to `dir/master.toml`, starts `binary master` and waits for its ready file.
+    pub fn start(binary: &Path, dir: &Path, host: &str, cluster: &str) -> anyhow::Result<Master> {
+        let config = dir.join("master.toml");
+        let text = format!(
+            "[query]\nlisten = \"{host}:0\"\n[metrics]\nlisten = \"{host}:0\"\n[cluster]\nconnect_timeout = \"1s\"\nkeepalive = \"2s\"\n{cluster}"
+        );
+        std::fs::write(&config, text)?;
+        let ready_file = dir.join("master.ready.json");
+        let _ = std::fs::remove_file(&ready_file);
+        let mut child = Command::new(binary)
+            .arg("master")
+            .arg("--config")
+            .arg(&config)
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .env("FLOWFOLD_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting flowfold master")?;
+        let json: Value = wait_for("the master's ready file", Duration::from_secs(30), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(Err(anyhow::anyhow!("flowfold master exited early: {status}")));
+            }
+            let text = std::fs::read_to_string(&ready_file).ok()?;
+            serde_json::from_str(&text).ok().map(Ok)
+        })??;
+        Ok(Master {
+            binary: binary.to_path_buf(),
+            child: Some(child),
+            query: json["query"].as_str().context("ready file names query")?.parse()?,
+            metrics: json["metrics"].as_str().context("ready file names metrics")?.parse()?,
+        })
+    }
+
+    /// Runs SQL on the master (JSON rows); an error carries the server's message.
+    pub fn sql(&self, query: &str) -> anyhow::Result<Vec<Value>> {
+        sql_connect(&self.binary, self.query, query)
+    }
+
+    /// Sum of the samples of `metric` with all of `labels`.
+    pub fn metric_sum(&self, metric: &str, labels: &[&str]) -> anyhow::Result<f64> {
+        let text = crate::http_get(self.metrics, "/metrics")?;
+        Ok(sum_metric(&text, metric, labels))
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
