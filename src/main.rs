@@ -6,6 +6,7 @@ mod config;
 mod master;
 mod node;
 mod output;
+mod proxy;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,8 @@ enum Command {
     Slave(cli::standalone::StandaloneArgs),
     /// Run a master: answer SQL over the flows stored on the slaves of its cluster.
     Master(cli::master::MasterArgs),
+    /// Run a proxy: merge the partial aggregates of its group's slaves for the master.
+    Proxy(cli::proxy::ProxyArgs),
     /// Run read-only SQL over a data directory.
     Sql(cli::sql::SqlArgs),
     /// Top N addresses, ports, protocols, AS numbers or interfaces, like `nfdump -s`.
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Standalone(args) | Command::Slave(args) => cli::standalone::run(args),
         Command::Master(args) => cli::master::run(args),
+        Command::Proxy(args) => cli::proxy::run(args),
         Command::Sql(args) => cli::sql::run(args),
         Command::Top(args) => cli::top::run(args),
         Command::Gen(args) => cli::generate::run(args),

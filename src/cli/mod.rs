@@ -4,6 +4,7 @@ pub mod demo;
 #[path = "gen.rs"]
 pub mod generate;
 pub mod master;
+pub mod proxy;
 pub mod query_args;
 pub mod sql;
 pub mod standalone;

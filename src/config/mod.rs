@@ -3,6 +3,7 @@
 //! silently. Command-line flags override the file.
 
 pub mod master;
+pub mod proxy;
 pub mod units;
 
 use std::net::SocketAddr;

@@ -1,13 +1,13 @@
 //! Distributed queries across real processes: a master; source group `site-a` stored twice, by
-//! proxy groups `a1` (primary) and `a2` (secondary) of two slaves each, fed the same export;
-//! source group `site-b`, one standalone slave. A reference standalone node receives every flow.
-//! Each query must give the reference's answer exactly, also after a slave of `a1` is killed
-//! (answers come from `a2`); with both groups of `site-a` dead, the error names `site-a`.
+//! proxy groups `a1` (primary) and `a2` (secondary) of a proxy and two slaves each, fed the same
+//! export; source group `site-b`, one standalone slave. A reference standalone node receives
+//! every flow. Each query must give the reference's answer exactly, also after a slave of `a1` is
+//! killed (answers come from `a2`); with `a2`'s proxy dead too, the error names `site-a`.
 //!
 //! Until the proxy exists (control-plane issue) the test distributes by flow source itself:
 //! each exporter's export goes to one slave of each group.
 
-use flowfold_tests::master::{GroupSpec, Master, topology_toml};
+use flowfold_tests::master::{GroupSpec, Master, ProxyNode, topology_toml};
 use flowfold_tests::node::Standalone;
 use serde_json::Value;
 
@@ -103,6 +103,17 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The `distributed_plan` row of `EXPLAIN query` on the master.
+fn distributed_plan(master: &Master, query: &str) -> anyhow::Result<String> {
+    let rows = master.sql(&format!("EXPLAIN {query}"))?;
+    Ok(rows
+        .iter()
+        .find(|r| r["plan_type"] == "distributed_plan")
+        .and_then(|r| r["plan"].as_str())
+        .unwrap_or_default()
+        .to_string())
+}
+
 /// Compares the master's answer with the reference's: in order when the query orders, as
 /// multisets otherwise.
 fn check(master: &Master, reference: &Standalone, query: &str) -> anyhow::Result<()> {
@@ -137,6 +148,8 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
     let a2s2 = slave("a2s2", "127.0.0.22")?;
     let b = slave("b", "127.0.0.31")?;
     let reference = Standalone::start(bin, &dir.path().join("reference"), &[])?;
+    let a1p = ProxyNode::start(bin, dir.path(), "a1p", "127.0.0.10")?;
+    let a2p = ProxyNode::start(bin, dir.path(), "a2p", "127.0.0.20")?;
 
     feed(&[&a1s1, &a2s1, &reference], "11", "2", "127.0.1.1")?;
     feed(&[&a1s2, &a2s2, &reference], "12", "2", "127.0.1.11")?;
@@ -153,11 +166,13 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
                 GroupSpec {
                     name: "a1",
                     priority: 1,
+                    proxy: Some(("a1p", &a1p)),
                     slaves: vec![("a1s1", &a1s1), ("a1s2", &a1s2)],
                 },
                 GroupSpec {
                     name: "a2",
                     priority: 2,
+                    proxy: Some(("a2p", &a2p)),
                     slaves: vec![("a2s1", &a2s1), ("a2s2", &a2s2)],
                 },
             ],
@@ -167,32 +182,35 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
             vec![GroupSpec {
                 name: "b",
                 priority: 1,
+                proxy: None,
                 slaves: vec![("b", &b)],
             }],
         ),
     ]);
     let master = Master::start(bin, dir.path(), "127.0.0.40", &cluster)?;
 
-    // EXPLAIN draws the stages: partial aggregation in a stage of one task per slave, each scan
-    // naming the one slave it reads.
-    let explain = master.sql("EXPLAIN SELECT protocol, count(*) FROM flows GROUP BY protocol")?;
-    let plan = explain
-        .iter()
-        .find(|r| r["plan_type"] == "distributed_plan")
-        .and_then(|r| r["plan"].as_str())
-        .unwrap_or_default()
-        .to_string();
+    // EXPLAIN draws the stages. A low-cardinality GROUP BY: Partial on one task per slave (b's
+    // group padded to a1's two), PartialReduce on a1's proxy and on b itself, Final on the master.
+    let plan = distributed_plan(&master, "SELECT protocol, count(*) FROM flows GROUP BY protocol")?;
     for part in [
         "DistributedExec",
-        "tasks=3",
+        "tasks=4",
         "AggregateExec: mode=Partial",
         "slaves=[a1s1]",
         "slaves=[a1s2]",
         "slaves=[b]",
+        "slaves=[-]",
+        "ProxyMergeExec: on=[a1p, b]",
+        "AggregateExec: mode=PartialReduce",
+        "AggregateExec: mode=Final,",
     ] {
         assert!(plan.contains(part), "no {part:?} in the distributed plan:\n{plan}");
     }
     assert!(!plan.contains("a2s1"), "the secondary group is not read:\n{plan}");
+    // A high-cardinality one is shuffled across the slaves instead.
+    let plan = distributed_plan(&master, "SELECT src_addr, dst_addr, count(*) FROM flows GROUP BY 1, 2")?;
+    assert!(!plan.contains("ProxyMergeExec"), "{plan}");
+    assert!(plan.contains("NetworkShuffleExec"), "{plan}");
 
     let (before, after) = QUERIES.split_at(QUERIES.len() / 2);
     for query in before {
@@ -210,7 +228,7 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
         "one failover, then a1 is skipped"
     );
 
-    a2s1.kill9()?;
+    a2p.kill()?;
     let err = master.sql("SELECT count(*) FROM flows").unwrap_err().to_string();
     assert!(
         err.contains("no proxy group of source group site-a can answer (tried a1, a2)"),

@@ -11,11 +11,12 @@ use serde_json::Value;
 use crate::node::{Standalone, sql_connect, sum_metric};
 use crate::wait_for;
 
-/// A proxy group of the master's topology: its name, priority and slaves.
+/// A proxy group of the master's topology: its name, priority, proxy and slaves.
 #[derive(Debug)]
 pub struct GroupSpec<'a> {
     pub name: &'a str,
     pub priority: u32,
+    pub proxy: Option<(&'a str, &'a ProxyNode)>,
     pub slaves: Vec<(&'a str, &'a Standalone)>,
 }
 
@@ -36,9 +37,77 @@ pub fn topology_toml(source_groups: &[(&str, Vec<GroupSpec>)]) -> String {
                 group.priority,
                 slaves.join(", ")
             ));
+            if let Some((name, proxy)) = &group.proxy {
+                text.push_str(&format!(
+                    "proxy = {{ name = \"{name}\", query = \"{}\" }}\n",
+                    proxy.query
+                ));
+            }
         }
     }
     text
+}
+
+/// Starts `binary ARGS --ready-file READY_FILE` and waits for the ready file's JSON.
+fn spawn_ready(binary: &Path, args: &[&str], ready_file: &Path) -> anyhow::Result<(Child, Value)> {
+    let _ = std::fs::remove_file(ready_file);
+    let mut child = Command::new(binary)
+        .args(args)
+        .arg("--ready-file")
+        .arg(ready_file)
+        .env("FLOWFOLD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting flowfold {}", args[0]))?;
+    let json = wait_for("the ready file", Duration::from_secs(30), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(Err(anyhow::anyhow!("flowfold {} exited early: {status}", args[0])));
+        }
+        let text = std::fs::read_to_string(ready_file).ok()?;
+        serde_json::from_str(&text).ok().map(Ok)
+    })??;
+    Ok((child, json))
+}
+
+/// A running proxy; killed when dropped.
+#[derive(Debug)]
+pub struct ProxyNode {
+    child: Option<Child>,
+    /// Its worker service.
+    pub query: SocketAddr,
+}
+
+impl ProxyNode {
+    /// Starts `binary proxy` with its ports on `host`, its ready file at `dir/NAME.ready.json`.
+    pub fn start(binary: &Path, dir: &Path, name: &str, host: &str) -> anyhow::Result<ProxyNode> {
+        let any_port = format!("{host}:0");
+        let ready_file = dir.join(format!("{name}.ready.json"));
+        let args = ["proxy", "--query", &any_port, "--metrics", &any_port];
+        let (child, json) = spawn_ready(binary, &args, &ready_file)?;
+        Ok(ProxyNode {
+            child: Some(child),
+            query: json["query"].as_str().context("ready file names query")?.parse()?,
+        })
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ProxyNode {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// A running master; killed when dropped.
@@ -62,25 +131,8 @@ impl Master {
         );
         std::fs::write(&config, text)?;
         let ready_file = dir.join("master.ready.json");
-        let _ = std::fs::remove_file(&ready_file);
-        let mut child = Command::new(binary)
-            .arg("master")
-            .arg("--config")
-            .arg(&config)
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .env("FLOWFOLD_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting flowfold master")?;
-        let json: Value = wait_for("the master's ready file", Duration::from_secs(30), || {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(Err(anyhow::anyhow!("flowfold master exited early: {status}")));
-            }
-            let text = std::fs::read_to_string(&ready_file).ok()?;
-            serde_json::from_str(&text).ok().map(Ok)
-        })??;
+        let config = config.to_string_lossy();
+        let (child, json) = spawn_ready(binary, &["master", "--config", &config], &ready_file)?;
         Ok(Master {
             binary: binary.to_path_buf(),
             child: Some(child),

@@ -1,5 +1,5 @@
-//! Finding the proxy groups that cannot answer: after a query fails, every slave of the groups
-//! it read is asked for its worker info (with the connection timeouts); a group with a slave that
+//! Finding the proxy groups that cannot answer: after a query fails, every node (proxy and
+//! slaves) of the groups it read is asked for its worker info (with the connection timeouts); a group with a slave that
 //! does not answer, or answers with another flowfold version, is marked down, and the query is
 //! planned again on the remaining groups.
 
@@ -11,7 +11,7 @@ use crate::channel::TimedChannels;
 use crate::cluster::ClusterState;
 use crate::topology::SlaveRef;
 
-/// Why a slave failed its probe, or `None` when it answered.
+/// Why a node failed its probe, or `None` when it answered.
 async fn probe(channels: &TimedChannels, slave: &SlaveRef, limit: Duration) -> Option<String> {
     let url = match slave.url() {
         Ok(url) => url,
@@ -44,9 +44,9 @@ pub async fn mark_failed_groups(cluster: &ClusterState) -> Vec<String> {
     let limit = timeouts.connect + timeouts.keepalive;
     let mut marked = Vec::new();
     for group in selection {
-        for slave in &group.slaves {
+        for slave in group.proxy.iter().chain(&group.slaves) {
             if let Some(reason) = probe(&channels, slave, limit).await {
-                tracing::warn!(proxy_group = %group.proxy_group, slave = %slave.name, %reason, "slave failed its probe");
+                tracing::warn!(proxy_group = %group.proxy_group, slave = %slave.name, %reason, "node failed its probe");
                 cluster.mark_down(&group.proxy_group);
                 marked.push(group.proxy_group.clone());
                 break;

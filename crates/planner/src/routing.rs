@@ -3,8 +3,9 @@
 //!   (the engine removes a 1-to-1 network boundary and would then read on the master, which has
 //!   no flows; the second task of a one-slave cluster is an empty padding scan);
 //! - leaf split: task `i` reads slave `i` only;
-//! - routing: a stage holding the split scan runs task `i` on slave `i`; other stages (a shuffled
-//!   GROUP BY) go round-robin over the selected slaves, the resolver's URLs.
+//! - routing: a stage holding the split scan runs task `i` on slave `i`; a merge stage
+//!   (`ProxyMergeExec`, see `reduce_tree`) runs task `g` on group `g`'s proxy; other stages (a
+//!   shuffled GROUP BY) go round-robin over the selected slaves, the resolver's URLs.
 
 use std::sync::Arc;
 
@@ -18,35 +19,36 @@ use datafusion_distributed::{
 use url::Url;
 
 use crate::cluster::ClusterState;
+use crate::merge::ProxyMergeExec;
 use crate::scan::SlaveScanExec;
 use crate::topology::SlaveRef;
 
-/// Tasks a scan of `slaves` runs as.
-fn tasks_for(slaves: &[SlaveRef]) -> usize {
-    slaves.len().max(2)
+/// Tasks a scan runs as: its layout, at least two.
+fn tasks_for(scan: &SlaveScanExec) -> usize {
+    scan.tasks().len().max(2)
 }
 
 /// Task count of a stage reading flows: one task per slave (at least two).
 pub fn scan_task_count(ev: DesiredTaskCountEvent) -> Option<Result<DesiredTaskCountEventResponse>> {
     let scan = ev.plan.downcast_ref::<SlaveScanExec>()?;
-    Some(Ok(DesiredTaskCountEventResponse::maximum(tasks_for(scan.slaves()))))
+    Some(Ok(DesiredTaskCountEventResponse::maximum(tasks_for(scan))))
 }
 
 /// Splits a scan into one variant per task: task `i` reads slave `i`, padding tasks read nothing.
 pub fn split_scan(ev: ScaleUpLeafNodeEvent) -> Option<Result<ScaleUpLeafNodeEventResponse>> {
     let scan = ev.plan.downcast_ref::<SlaveScanExec>()?;
-    let slaves = scan.slaves();
-    if ev.task_count < slaves.len() {
+    let layout = scan.tasks();
+    if ev.task_count < layout.len() {
         return Some(Err(DataFusionError::Plan(format!(
-            "{} slaves to read but only {} tasks: raise distributed.max_tasks_per_stage",
-            slaves.len(),
+            "a flow scan of {} tasks given only {} tasks: raise distributed.max_tasks_per_stage",
+            layout.len(),
             ev.task_count
         ))));
     }
     let variants: Result<Vec<Arc<dyn ExecutionPlan>>> = (0..ev.task_count)
         .map(|i| {
-            let mine = slaves.get(i).cloned().into_iter().collect();
-            Ok(Arc::new(scan.with_slaves(mine)?) as Arc<dyn ExecutionPlan>)
+            let mine = vec![layout.get(i).cloned().flatten()];
+            Ok(Arc::new(scan.with_tasks(mine)?) as Arc<dyn ExecutionPlan>)
         })
         .collect();
     Some(
@@ -56,11 +58,24 @@ pub fn split_scan(ev: ScaleUpLeafNodeEvent) -> Option<Result<ScaleUpLeafNodeEven
     )
 }
 
-/// Routes the tasks of a stage that reads flows to the slaves their scans name.
-pub fn route_to_slaves(ev: RouteTasksEvent) -> Option<Result<RouteTasksEventResponse>> {
+/// Routes the tasks of a stage that reads flows to the slaves their scans name, and those of a
+/// proxy groups' merge stage to the groups' proxies.
+pub fn route_tasks(ev: RouteTasksEvent) -> Option<Result<RouteTasksEventResponse>> {
+    if let Some(mergers) = stage_mergers(ev.plan) {
+        if mergers.len() != ev.task_count {
+            return Some(Err(DataFusionError::Plan(format!(
+                "a merge stage of {} tasks for {} proxy groups",
+                ev.task_count,
+                mergers.len()
+            ))));
+        }
+        let urls: Result<Vec<Url>> = mergers.iter().map(|m| m.url().map_err(DataFusionError::from)).collect();
+        return Some(urls.map(RouteTasksEventResponse::new));
+    }
     let variants = stage_scan_variants(ev.plan)?;
     let urls: Result<Vec<Url>> = (0..ev.task_count)
         .map(|i| {
+            // A padding task runs anywhere: on the first slave of the layout.
             let slave = variants
                 .get(i)
                 .and_then(|v| v.first())
@@ -70,6 +85,22 @@ pub fn route_to_slaves(ev: RouteTasksEvent) -> Option<Result<RouteTasksEventResp
         })
         .collect();
     Some(urls.map(RouteTasksEventResponse::new))
+}
+
+/// The merge nodes of this stage, if it is a proxy groups' merge stage.
+fn stage_mergers(plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<SlaveRef>> {
+    let mut found = None;
+    let _ = plan.apply(|node| {
+        if node.is_network_boundary() {
+            return Ok(TreeNodeRecursion::Jump);
+        }
+        if let Some(merge) = node.downcast_ref::<ProxyMergeExec>() {
+            found = Some(merge.mergers().to_vec());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
 }
 
 /// The slaves of each task's scan in this stage (not looking into other stages).
@@ -83,11 +114,11 @@ fn stage_scan_variants(plan: &Arc<dyn ExecutionPlan>) -> Option<Vec<Vec<SlaveRef
             && leaf.original().is::<SlaveScanExec>()
         {
             let slaves = leaf.variants().iter().filter_map(|v| v.downcast_ref::<SlaveScanExec>());
-            found = Some(slaves.map(|s| s.slaves().to_vec()).collect());
+            found = Some(slaves.map(|s| s.slaves().cloned().collect()).collect());
             return Ok(TreeNodeRecursion::Stop);
         }
         if let Some(scan) = node.downcast_ref::<SlaveScanExec>() {
-            found = Some(vec![scan.slaves().to_vec()]);
+            found = Some(scan.tasks().iter().map(|t| t.iter().cloned().collect()).collect());
             return Ok(TreeNodeRecursion::Stop);
         }
         Ok(TreeNodeRecursion::Continue)

@@ -49,17 +49,23 @@ pub struct SlaveScanExec {
 #[derive(Debug)]
 struct ScanInner {
     request: ScanRequest,
-    /// Before the planner splits it: every slave to read. A task's variant: one slave, or none
-    /// (a padding task that returns nothing).
-    slaves: Vec<SlaveRef>,
+    /// The task layout: entry `i` is the slave task `i` reads, `None` a padding task that
+    /// returns nothing. Before the planner splits the scan: every slave to read (maybe padded,
+    /// see `reduce_tree`). A task's variant: exactly one entry.
+    tasks: Vec<Option<SlaveRef>>,
     partitions: usize,
     /// The slave's local plan, made on first `execute` and shared by all partitions.
     local: OnceCell<Arc<dyn ExecutionPlan>>,
 }
 
 impl SlaveScanExec {
-    /// A scan of `slaves` with `partitions` output partitions.
+    /// A scan of `slaves`, one task each, with `partitions` output partitions.
     pub fn try_new(request: ScanRequest, slaves: Vec<SlaveRef>, partitions: usize) -> Result<SlaveScanExec> {
+        SlaveScanExec::with_layout(request, slaves.into_iter().map(Some).collect(), partitions)
+    }
+
+    /// A scan with the task layout `tasks` (`None`: a padding task).
+    pub fn with_layout(request: ScanRequest, tasks: Vec<Option<SlaveRef>>, partitions: usize) -> Result<SlaveScanExec> {
         let schema = match &request.projection {
             Some(indices) => Arc::new(flow_schema().project(indices)?),
             None => flow_schema(),
@@ -73,7 +79,7 @@ impl SlaveScanExec {
         Ok(SlaveScanExec {
             inner: Arc::new(ScanInner {
                 request,
-                slaves,
+                tasks,
                 partitions: partitions.max(1),
                 local: OnceCell::new(),
             }),
@@ -81,9 +87,9 @@ impl SlaveScanExec {
         })
     }
 
-    /// The same scan over other slaves (one task's variant).
-    pub fn with_slaves(&self, slaves: Vec<SlaveRef>) -> Result<SlaveScanExec> {
-        SlaveScanExec::try_new(self.inner.request.clone(), slaves, self.partitions())
+    /// The same scan with another task layout (one entry: one task's variant).
+    pub fn with_tasks(&self, tasks: Vec<Option<SlaveRef>>) -> Result<SlaveScanExec> {
+        SlaveScanExec::with_layout(self.inner.request.clone(), tasks, self.partitions())
     }
 
     /// What the scan reads.
@@ -91,9 +97,14 @@ impl SlaveScanExec {
         &self.inner.request
     }
 
-    /// The slaves it reads.
-    pub fn slaves(&self) -> &[SlaveRef] {
-        &self.inner.slaves
+    /// The task layout.
+    pub fn tasks(&self) -> &[Option<SlaveRef>] {
+        &self.inner.tasks
+    }
+
+    /// The slaves it reads, in task order.
+    pub fn slaves(&self) -> impl Iterator<Item = &SlaveRef> {
+        self.inner.tasks.iter().flatten()
     }
 
     /// Output partitions.
@@ -105,12 +116,12 @@ impl SlaveScanExec {
 impl ScanInner {
     /// The local plan over this slave's partitions, repartitioned to this node's partition count.
     async fn local_plan(&self, ctx: &Arc<TaskContext>) -> Result<Arc<dyn ExecutionPlan>> {
-        let slave = match self.slaves.as_slice() {
-            [] => return Err(DataFusionError::Internal("a padding scan has nothing to plan".into())),
-            [slave] => slave,
+        let slave = match self.tasks.as_slice() {
+            [Some(slave)] => slave,
+            [None] => return Err(DataFusionError::Internal("a padding scan has nothing to plan".into())),
             many => {
                 return Err(DataFusionError::Execution(format!(
-                    "a scan of {} slaves was not split into tasks: flows are only read on the slave that stores them",
+                    "a scan of {} tasks was not split: flows are only read on the slave that stores them",
                     many.len()
                 )));
             }
@@ -153,7 +164,11 @@ impl ScanInner {
 impl DisplayAs for SlaveScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let inner = &self.inner;
-        let names: Vec<&str> = inner.slaves.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = inner
+            .tasks
+            .iter()
+            .map(|t| t.as_ref().map_or("-", |s| s.name.as_str()))
+            .collect();
         write!(f, "SlaveScanExec: slaves=[{}]", names.join(", "))?;
         if let Some(projection) = &inner.request.projection {
             let schema = flow_schema();
@@ -197,7 +212,7 @@ impl ExecutionPlan for SlaveScanExec {
 
     fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let schema: SchemaRef = self.schema();
-        if self.inner.slaves.is_empty() {
+        if matches!(self.inner.tasks.as_slice(), [None]) {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(
                 schema,
                 futures::stream::empty(),

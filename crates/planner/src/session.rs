@@ -14,7 +14,8 @@ use crate::channel::{TimedChannels, WorkerTimeouts};
 use crate::cluster::ClusterState;
 use crate::codec::FlowCodec;
 use crate::local::LocalFlows;
-use crate::routing::{ClusterWorkers, route_to_slaves, scan_task_count, split_scan};
+use crate::reduce_tree::ReduceTree;
+use crate::routing::{ClusterWorkers, route_tasks, scan_task_count, split_scan};
 use crate::table::cluster_catalog;
 
 /// The master's session: catalog `flowfold` over `cluster`, flow functions, the distributed
@@ -25,12 +26,13 @@ pub fn master_session(cluster: Arc<ClusterState>, resources: &QueryResources) ->
         .with_default_features()
         .with_config(query_config(resources))
         .with_runtime_env(query_runtime(resources).map_err(to_df)?)
+        .with_physical_optimizer_rule(Arc::new(ReduceTree::new(Arc::clone(&cluster))))
         .with_distributed_worker_resolver(ClusterWorkers(Arc::clone(&cluster)))
         .with_distributed_channel_resolver(TimedChannels::new(timeouts))
         .with_distributed_user_codec(FlowCodec)
         .with_distributed_desired_task_count_handler(scan_task_count)
         .with_distributed_scale_up_leaf_node_handler(split_scan)
-        .with_distributed_route_tasks_handler(route_to_slaves)
+        .with_distributed_route_tasks_handler(route_tasks)
         .with_distributed_planner()
         .build();
     let ctx = SessionContext::new_with_state(state);

@@ -36,15 +36,19 @@ pub struct ProxyGroup {
     /// 1 is the primary; higher numbers are read when every lower one is down.
     #[serde(default = "primary")]
     pub priority: u32,
+    /// The group's proxy: it merges its slaves' partial aggregates (`None`: the first slave
+    /// does, as a standalone slave does for itself).
+    #[serde(default)]
+    pub proxy: Option<SlaveRef>,
     /// The slaves storing this group's flows.
     pub slaves: Vec<SlaveRef>,
 }
 
-/// One slave: its name and its query (worker) address.
+/// One node (a slave or a proxy): its name and its query (worker) address.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaveRef {
-    /// The slave's configured `name`: a scan routed to another node is refused.
+    /// The node's configured `name`: a scan routed to another slave is refused.
     pub name: String,
     /// `host:port` of its query service.
     pub query: String,
@@ -72,6 +76,8 @@ pub struct Selection {
     pub source_group: String,
     /// The proxy group that serves it.
     pub proxy_group: String,
+    /// Its proxy, if it has one.
+    pub proxy: Option<SlaveRef>,
     /// Its slaves.
     pub slaves: Vec<SlaveRef>,
 }
@@ -94,6 +100,12 @@ impl Topology {
                 }
                 if group.slaves.is_empty() {
                     return Err(PlannerError::EmptyGroup(group.name.clone()));
+                }
+                if let Some(proxy) = &group.proxy {
+                    proxy.url()?;
+                    if !slaves.insert(&proxy.name) {
+                        return Err(PlannerError::DuplicateName(proxy.name.clone()));
+                    }
                 }
                 for slave in &group.slaves {
                     slave.url()?;
@@ -120,6 +132,7 @@ impl Topology {
                     .map(|g| Selection {
                         source_group: source.name.clone(),
                         proxy_group: g.name.clone(),
+                        proxy: g.proxy.clone(),
                         slaves: g.slaves.clone(),
                     })
                     .ok_or_else(|| PlannerError::SourceGroupDown {
@@ -128,6 +141,11 @@ impl Topology {
                     })
             })
             .collect()
+    }
+
+    /// The node that merges a group's partial aggregates: its proxy, or its first slave.
+    pub fn merger(group: &ProxyGroup) -> &SlaveRef {
+        group.proxy.as_ref().unwrap_or(&group.slaves[0])
     }
 
     /// The proxy group a slave belongs to.

@@ -18,11 +18,13 @@ fn two_sites() -> Topology {
                     ProxyGroup {
                         name: "a2".into(),
                         priority: 2,
+                        proxy: None,
                         slaves: vec![slave("a2s1", 3), slave("a2s2", 4)],
                     },
                     ProxyGroup {
                         name: "a1".into(),
                         priority: 1,
+                        proxy: Some(slave("a1p", 9)),
                         slaves: vec![slave("a1s1", 1), slave("a1s2", 2)],
                     },
                 ],
@@ -32,6 +34,7 @@ fn two_sites() -> Topology {
                 proxy_groups: vec![ProxyGroup {
                     name: "b1".into(),
                     priority: 1,
+                    proxy: None,
                     slaves: vec![slave("b1s1", 5)],
                 }],
             },
@@ -59,6 +62,14 @@ fn names_the_source_group_that_cannot_answer() {
         err.to_string(),
         "no proxy group of source group a can answer (tried a2, a1)"
     );
+}
+
+#[test]
+fn a_group_merges_on_its_proxy_or_first_slave() {
+    let topology = two_sites();
+    let groups = &topology.source_groups;
+    assert_eq!(Topology::merger(&groups[0].proxy_groups[1]).name, "a1p");
+    assert_eq!(Topology::merger(&groups[1].proxy_groups[0]).name, "b1s1");
 }
 
 #[test]

@@ -1,0 +1,256 @@
+//! Optimizer rule: the partial-reduction tree of the design. A two-phase aggregation over the
+//! flow scan, with only filters and projections between the scan and its `Partial` aggregate,
+//! becomes
+//!
+//! ```text
+//! Final                       master (head stage)
+//!   NetworkCoalesce M -> 1
+//! ProxyMergeExec              one task per proxy group, on its proxy (or first slave)
+//!   PartialReduce
+//!     NetworkCoalesce M*K -> M
+//! Partial                     one task per slave: group g's slaves are tasks g*K .. g*K+K-1
+//!   SlaveScanExec
+//! ```
+//!
+//! so each proxy merges its own slaves' partial states and the master receives one merged
+//! partial state per proxy group. The engine groups producer tasks contiguously and evenly, so
+//! every group is padded to the widest group's K tasks with empty scans, and a single group gets
+//! an empty second group (a 1 -> 1 boundary would be removed and the merge run on the master).
+//!
+//! When it applies: every GROUP BY key is a low-cardinality flow field ([`LOW_CARDINALITY`]) or a
+//! function of `flow_start`/`flow_end` (a time bucket), or there is no GROUP BY. Otherwise the
+//! groups could be too many to funnel through one master, and the rule leaves the plan to the
+//! engine, which shuffles partial states by key across the slaves; they finish the aggregation
+//! (and any top-N above it) and the master receives only final rows. It must run after
+//! DataFusion's own physical optimizer rules (it is appended after them).
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::config::ConfigOptions;
+use datafusion::error::Result;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_expr::{Partitioning, PhysicalExpr};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion_distributed::NetworkCoalesceExec;
+
+use crate::cluster::ClusterState;
+use crate::merge::ProxyMergeExec;
+use crate::scan::SlaveScanExec;
+use crate::topology::{SlaveRef, Topology};
+
+/// Flow fields with few distinct values: grouping by them keeps the partial states small.
+pub const LOW_CARDINALITY: &[&str] = &[
+    "exporter",
+    "observation_domain",
+    "protocol",
+    "tcp_flags",
+    "tos",
+    "direction",
+    "vlan",
+    "input_if",
+    "output_if",
+    "src_mask",
+    "dst_mask",
+    "sampling_interval",
+];
+
+/// The rule; it reads group membership from the cluster's topology.
+#[derive(Debug)]
+pub struct ReduceTree {
+    cluster: Arc<ClusterState>,
+}
+
+impl ReduceTree {
+    /// The rule over `cluster`.
+    pub fn new(cluster: Arc<ClusterState>) -> ReduceTree {
+        ReduceTree { cluster }
+    }
+}
+
+impl PhysicalOptimizerRule for ReduceTree {
+    fn name(&self) -> &str {
+        "flowfold_reduce_tree"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+
+    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut scans = 0;
+        plan.apply(|node| {
+            scans += usize::from(node.is::<SlaveScanExec>());
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        if scans != 1 {
+            return Ok(plan);
+        }
+        let rewritten = plan.transform_down(|node| match self.rewrite(&node)? {
+            Some(tree) => Ok(Transformed::new(tree, true, TreeNodeRecursion::Jump)),
+            None => Ok(Transformed::no(node)),
+        })?;
+        Ok(rewritten.data)
+    }
+}
+
+impl ReduceTree {
+    /// The tree for `node` if it is the final aggregate of an aggregation the rule applies to.
+    fn rewrite(&self, node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(top) = node.downcast_ref::<AggregateExec>() else {
+            return Ok(None);
+        };
+        if !matches!(top.mode(), AggregateMode::Final | AggregateMode::FinalPartitioned) {
+            return Ok(None);
+        }
+        let Some(partial_node) = partial_below(top.input()) else {
+            return Ok(None);
+        };
+        let Some(partial) = partial_node.downcast_ref::<AggregateExec>() else {
+            return Ok(None);
+        };
+        if !partial.group_expr().expr().iter().all(|(e, _)| low_cardinality(e)) {
+            return Ok(None);
+        }
+        let Some(scan) = scan_below(partial.input()) else {
+            return Ok(None);
+        };
+        let Some((layout, mergers)) = self.layout(&scan) else {
+            return Ok(None);
+        };
+        let groups = mergers.len();
+        let producer_tasks = layout.len();
+        let padded: Arc<dyn ExecutionPlan> = Arc::new(scan.with_tasks(layout)?);
+        let partial_node = Arc::clone(&partial_node)
+            .transform_up(|n| match n.is::<SlaveScanExec>() {
+                true => Ok(Transformed::yes(Arc::clone(&padded))),
+                false => Ok(Transformed::no(n)),
+            })?
+            .data;
+
+        let by_position = positional(partial.group_expr());
+        let aggregates = partial.aggr_expr().to_vec();
+        let filters = partial.filter_expr().to_vec();
+        let input_schema = partial.input_schema();
+
+        let to_proxies = NetworkCoalesceExec::try_new(partial_node, producer_tasks, groups)?;
+        let reduce = AggregateExec::try_new(
+            AggregateMode::PartialReduce,
+            by_position.clone(),
+            aggregates.clone(),
+            filters.clone(),
+            Arc::new(CoalescePartitionsExec::new(Arc::new(to_proxies))),
+            Arc::clone(&input_schema),
+        )?;
+        let merge = ProxyMergeExec::new(Arc::new(reduce), mergers);
+        let to_master = NetworkCoalesceExec::try_new(Arc::new(merge), groups, 1)?;
+        let last = AggregateExec::try_new(
+            AggregateMode::Final,
+            by_position,
+            aggregates,
+            filters,
+            Arc::new(CoalescePartitionsExec::new(Arc::new(to_master))),
+            input_schema,
+        )?;
+        Ok(Some(Arc::new(last)))
+    }
+
+    /// The padded task layout of `scan` (group by group, K tasks each) and each group's merger.
+    fn layout(&self, scan: &SlaveScanExec) -> Option<(Vec<Option<SlaveRef>>, Vec<SlaveRef>)> {
+        let topology = self.cluster.topology();
+        let mut groups: Vec<(&str, Vec<SlaveRef>)> = Vec::new();
+        for slave in scan.slaves() {
+            let group = topology.group_of(&slave.name)?;
+            match groups.iter_mut().find(|(name, _)| *name == group.name) {
+                Some((_, slaves)) => slaves.push(slave.clone()),
+                None => groups.push((&group.name, vec![slave.clone()])),
+            }
+        }
+        let width = groups.iter().map(|(_, s)| s.len()).max()?;
+        let mut mergers: Vec<SlaveRef> = Vec::new();
+        let mut layout = Vec::new();
+        for (name, slaves) in &groups {
+            let group = topology
+                .source_groups
+                .iter()
+                .flat_map(|s| &s.proxy_groups)
+                .find(|g| g.name == *name)?;
+            mergers.push(Topology::merger(group).clone());
+            layout.extend(slaves.iter().cloned().map(Some));
+            layout.extend(std::iter::repeat_n(None, width - slaves.len()));
+        }
+        if mergers.len() == 1 {
+            mergers.push(mergers[0].clone());
+            layout.extend(std::iter::repeat_n(None, width));
+        }
+        Some((layout, mergers))
+    }
+}
+
+/// The `Partial` aggregate feeding a final one through repartitions and coalesces only.
+fn partial_below(input: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+    let mut node = Arc::clone(input);
+    loop {
+        if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
+            return (*aggregate.mode() == AggregateMode::Partial).then_some(node);
+        }
+        if !matches!(
+            node.name(),
+            "RepartitionExec" | "CoalesceBatchesExec" | "CoalescePartitionsExec"
+        ) {
+            return None;
+        }
+        let child = Arc::clone(*node.children().first()?);
+        node = child;
+    }
+}
+
+/// The flow scan under a `Partial` aggregate, if only filters, projections and round-robin
+/// repartitions lie between (anything else could need rows of other slaves).
+fn scan_below(input: &Arc<dyn ExecutionPlan>) -> Option<SlaveScanExec> {
+    let mut node = Arc::clone(input);
+    loop {
+        if let Some(scan) = node.downcast_ref::<SlaveScanExec>() {
+            return scan.with_tasks(scan.tasks().to_vec()).ok();
+        }
+        let passes = match node.downcast_ref::<RepartitionExec>() {
+            Some(r) => matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)),
+            None => matches!(node.name(), "FilterExec" | "ProjectionExec" | "CoalesceBatchesExec"),
+        };
+        if !passes || node.children().len() != 1 {
+            return None;
+        }
+        let child = Arc::clone(node.children()[0]);
+        node = child;
+    }
+}
+
+/// Whether a GROUP BY key has few distinct values.
+fn low_cardinality(expr: &Arc<dyn PhysicalExpr>) -> bool {
+    let columns = collect_columns(expr);
+    if expr.downcast_ref::<Column>().is_some() {
+        return columns.iter().all(|c| LOW_CARDINALITY.contains(&c.name()));
+    }
+    !columns.is_empty()
+        && columns
+            .iter()
+            .all(|c| LOW_CARDINALITY.contains(&c.name()) || matches!(c.name(), "flow_start" | "flow_end"))
+}
+
+/// The group-by of the merge phases: the partial output's group columns, by position.
+fn positional(group_by: &PhysicalGroupBy) -> PhysicalGroupBy {
+    let column = |(i, (_, name)): (usize, &(Arc<dyn PhysicalExpr>, String))| {
+        (Arc::new(Column::new(name, i)) as Arc<dyn PhysicalExpr>, name.clone())
+    };
+    PhysicalGroupBy::new(
+        group_by.expr().iter().enumerate().map(column).collect(),
+        group_by.null_expr().iter().enumerate().map(column).collect(),
+        group_by.groups().to_vec(),
+        group_by.has_grouping_set(),
+    )
+}

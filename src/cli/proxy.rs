@@ -1,0 +1,59 @@
+//! `flowfold proxy`: merge the partial aggregates of a proxy group's slaves for the master, until
+//! SIGINT or SIGTERM. (Receiving the site's export and distributing it to the slaves is not built
+//! yet: exporters send to the slaves.)
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use engine::sql::QueryResources;
+
+use super::standalone::{set, wait_for_signal, write_ready_file};
+use crate::config::proxy::ProxyConfig;
+use crate::config::units::Bytes;
+use crate::proxy::Proxy;
+
+/// Flags of `flowfold proxy`; each overrides the configuration file (`config/proxy.toml`).
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// Configuration file (TOML; see config/proxy.toml).
+    #[arg(long, env = "FLOWFOLD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// TCP address of the worker service the master sends merge stages to (the group's `proxy`
+    /// in the master's topology). [config: query.listen; default 0.0.0.0:4210]
+    #[arg(long)]
+    pub query: Option<SocketAddr>,
+    /// Address of the Prometheus `/metrics` endpoint. [config: metrics.listen]
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
+    /// Memory the proxy's merges may use together (spilling beyond it). [config: query.memory]
+    #[arg(long, value_parser = super::standalone::parse_size)]
+    pub query_memory: Option<usize>,
+    /// Write a JSON file with every bound address once the proxy is ready.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
+pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => ProxyConfig::load(path)?,
+        None => ProxyConfig::default(),
+    };
+    set(&mut config.query.listen, args.query);
+    set(&mut config.metrics.listen, args.metrics);
+    set(&mut config.query.memory, args.query_memory.map(Bytes));
+    let resources = QueryResources {
+        memory_bytes: config.query.memory.0,
+        ..QueryResources::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let proxy = Proxy::start(config.query.listen, config.metrics.listen, &resources).await?;
+        if let Some(path) = &args.ready_file {
+            write_ready_file(path, &proxy.ready)?;
+        }
+        tracing::info!(ready = ?proxy.ready, "proxy ready");
+        wait_for_signal().await?;
+        proxy.shutdown().await;
+        Ok(())
+    })
+}

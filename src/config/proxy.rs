@@ -1,0 +1,68 @@
+//! A proxy's configuration file (TOML): its worker service and metrics endpoint. Unknown keys are
+//! errors. See `config/proxy.toml`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::MetricsSection;
+use super::units::Bytes;
+
+/// A proxy's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// The worker service the master sends merge stages to.
+    pub query: ProxyQuerySection,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsSection,
+}
+
+/// `[query]` of a proxy.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyQuerySection {
+    /// TCP address of the worker service (the group's `proxy.query` in the master's topology).
+    pub listen: SocketAddr,
+    /// Memory the proxy's merges share; they spill beyond it.
+    pub memory: Bytes,
+}
+
+impl Default for ProxyQuerySection {
+    fn default() -> Self {
+        ProxyQuerySection {
+            listen: "0.0.0.0:4210".parse().expect("a valid address"),
+            memory: Bytes(1 << 30),
+        }
+    }
+}
+
+impl ProxyConfig {
+    /// Reads and checks a configuration file; the error names the file, the line and the key.
+    pub fn load(path: &Path) -> anyhow::Result<ProxyConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_states_the_defaults() {
+        let example: ProxyConfig =
+            toml::from_str(include_str!("../../config/proxy.toml")).expect("config/proxy.toml parses");
+        assert_eq!(example, ProxyConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<ProxyConfig>("[query]\nthreads = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("threads"), "{err}");
+    }
+}
