@@ -16,10 +16,12 @@ pub async fn distributed_explain(ctx: &SessionContext, plan: &LogicalPlan) -> Re
     let LogicalPlan::Explain(explain) = plan else {
         return Ok(None);
     };
-    let physical = ctx.state().create_physical_plan(&explain.plan).await?;
+    let state = ctx.state();
+    let logical = state.optimize(&explain.plan)?;
+    let physical = state.create_physical_plan(&explain.plan).await?;
     let kinds = StringArray::from(vec!["logical_plan", "distributed_plan"]);
     let plans = StringArray::from(vec![
-        explain.plan.display_indent().to_string(),
+        logical.display_indent().to_string(),
         display_plan_ascii(physical.as_ref(), false),
     ]);
     let columns: Vec<ArrayRef> = vec![Arc::new(kinds), Arc::new(plans)];

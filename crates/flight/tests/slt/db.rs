@@ -47,6 +47,27 @@ impl FlowDb {
         })
     }
 
+    /// A connection to the master of an in-process cluster (see `cluster.rs`).
+    pub fn master(topology: &planner::Topology) -> Result<FlowDb, SltError> {
+        let resources = engine::sql::QueryResources {
+            target_partitions: TARGET_PARTITIONS,
+            ..Default::default()
+        };
+        let cluster = planner::ClusterState::new(
+            topology.clone(),
+            planner::WorkerTimeouts::default(),
+            planner::DEFAULT_DOWN_FOR,
+        )
+        .map_err(|e| SltError(e.to_string()))?;
+        let cluster = std::sync::Arc::new(cluster);
+        let ctx = planner::master_session(std::sync::Arc::clone(&cluster), &resources)
+            .map_err(|e| SltError(e.to_string()))?;
+        Ok(FlowDb {
+            runner: QueryRunner::new(ctx, QueryLimits::default(), QueryMetrics::new()).with_failover(cluster),
+            mask: DataDirMask::new(Path::new("/nonexistent")),
+        })
+    }
+
     async fn query(&self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
         let plan = self.runner.plan(sql).await.map_err(|e| self.error(e))?;
         let types = render::column_types(&result_schema(&plan));

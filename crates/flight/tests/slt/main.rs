@@ -1,5 +1,6 @@
 //! The SQL suite: every `cases/*.slt` file runs against the fixture's flows (see `fixture.rs`)
-//! through the query runner a Flight SQL client reaches (see `db.rs`).
+//! through the query runner a Flight SQL client reaches (see `db.rs`); `distributed*.slt` files
+//! run on the master of an in-process cluster holding the same flows (see `cluster.rs`).
 //!
 //! `cargo test -p flowfold-flight --test slt` runs every file; `SLT_FILTER=time` runs only the
 //! files whose name contains that text. Each file's result is printed with every failing record;
@@ -8,6 +9,7 @@
 //! Expected values compare after trimming trailing blanks only, so plan indentation matters.
 //! Column types are checked too (`query IT` must return an integer and a text column).
 
+mod cluster;
 mod db;
 mod fixture;
 mod mask;
@@ -18,6 +20,7 @@ use std::process::ExitCode;
 
 use sqllogictest::{DefaultColumnType, Record, Runner, parse_file, strict_column_validator};
 
+use cluster::Cluster;
 use db::FlowDb;
 use fixture::Fixture;
 
@@ -67,10 +70,14 @@ async fn run_all(filter: Option<&str>) -> Result<bool, String> {
         ));
     }
     let fixture = Fixture::build()?;
+    let cluster = Cluster::start(fixture.data_dir()).await?;
     let mut failed_files = 0;
     for file in &files {
         let name = file_name(file);
-        let outcome = run_file(fixture.data_dir(), file).await?;
+        let outcome = match name.starts_with("distributed") {
+            true => run_file(file, Target::Master(&cluster.topology)).await?,
+            false => run_file(file, Target::Node(fixture.data_dir())).await?,
+        };
         if outcome.failures.is_empty() {
             println!("slt {name}: ok ({} records)", outcome.records);
         } else {
@@ -117,11 +124,28 @@ fn file_name(path: &Path) -> String {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
+/// What a file's queries run against.
+enum Target<'a> {
+    /// A standalone node over the fixture.
+    Node(&'a Path),
+    /// The master of the in-process cluster.
+    Master(&'a planner::Topology),
+}
+
 /// Runs every record of one file on a fresh connection, going on past failures.
-async fn run_file(data_dir: &Path, file: &Path) -> Result<FileOutcome, String> {
+async fn run_file(file: &Path, target: Target<'_>) -> Result<FileOutcome, String> {
     let records = parse_file::<DefaultColumnType>(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let data_dir = data_dir.to_path_buf();
-    let mut runner = Runner::new(move || std::future::ready(FlowDb::open(&data_dir)));
+    let connect: Box<dyn Fn() -> Result<FlowDb, db::SltError> + Send + Sync> = match target {
+        Target::Node(data_dir) => {
+            let data_dir = data_dir.to_path_buf();
+            Box::new(move || FlowDb::open(&data_dir))
+        }
+        Target::Master(topology) => {
+            let topology = topology.clone();
+            Box::new(move || FlowDb::master(&topology))
+        }
+    };
+    let mut runner = Runner::new(move || std::future::ready(connect()));
     runner.with_normalizer(|value: &String| value.trim_end().to_string());
     runner.with_column_validator(strict_column_validator);
     let mut outcome = FileOutcome {
