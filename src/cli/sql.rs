@@ -19,6 +19,13 @@ pub struct SqlArgs {
     /// Flight SQL address of a running node (`host:port`, e.g. `127.0.0.1:4210`).
     #[arg(long, env = "FLOWFOLD_CONNECT")]
     pub connect: Option<String>,
+    /// With --connect to a master: answer without the source groups that cannot answer (named
+    /// on stderr) instead of failing.
+    #[arg(long, requires = "connect")]
+    pub partial: bool,
+    /// With --connect to a master: print on stderr which proxy group served each source group.
+    #[arg(long, requires = "connect")]
+    pub served_by: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -33,12 +40,28 @@ pub fn run(args: SqlArgs) -> anyhow::Result<()> {
         .build()?;
     let batches = runtime.block_on(async {
         match (&args.connect, &args.data) {
-            (Some(addr), _) => remote(addr, &args.query).await,
+            (Some(addr), _) => remote_answer(addr, &args).await,
             (None, Some(dir)) => query(dir, &args.query).await,
             (None, None) => anyhow::bail!("give --connect ADDR or --data DIR"),
         }
     })?;
     print(&batches, args.format)
+}
+
+/// Runs the statement of `args` on the Flight SQL service at `addr`; reports on stderr what a
+/// master says about the answer.
+async fn remote_answer(addr: &str, args: &SqlArgs) -> anyhow::Result<Vec<RecordBatch>> {
+    let client = flight::SqlClient::connect(addr).await?;
+    let answer = client.with_partial_results(args.partial).answer(&args.query).await?;
+    if let Some(missing) = answer.metadata.get(planner::MISSING_KEY) {
+        eprintln!("warning: partial answer: no proxy group of source group(s) {missing} could answer");
+    }
+    if args.served_by
+        && let Some(served) = answer.metadata.get(planner::SERVED_BY_KEY)
+    {
+        eprintln!("served by: {served}");
+    }
+    Ok(answer.batches)
 }
 
 /// Runs one statement on the Flight SQL service at `addr`.

@@ -146,6 +146,17 @@ impl Master {
         sql_connect(&self.binary, self.query, query)
     }
 
+    /// Runs `flowfold sql --connect MASTER --format json FLAGS QUERY`, failed or not.
+    pub fn sql_output(&self, flags: &[&str], query: &str) -> anyhow::Result<std::process::Output> {
+        Command::new(&self.binary)
+            .args(["sql", "--format", "json", "--connect", &self.query.to_string()])
+            .args(flags)
+            .arg(query)
+            .env("FLOWFOLD_LOG", "warn")
+            .output()
+            .context("running flowfold sql --connect")
+    }
+
     /// Sum of the samples of `metric` with all of `labels`.
     pub fn metric_sum(&self, metric: &str, labels: &[&str]) -> anyhow::Result<f64> {
         let text = crate::http_get(self.metrics, "/metrics")?;

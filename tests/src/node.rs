@@ -172,6 +172,12 @@ impl Standalone {
         Ok(())
     }
 
+    /// Stops the process with SIGSTOP: it keeps its sockets open but answers nothing, like a
+    /// hung node. SIGKILL (drop) still ends it.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        signal(self.child.as_ref().context("not running")?, "STOP")
+    }
+
     /// Kills with SIGKILL, as a crash would.
     pub fn kill9(mut self) -> anyhow::Result<()> {
         let mut child = self.child.take().context("already stopped")?;

@@ -56,6 +56,19 @@ impl From<FlightError> for ClientError {
 #[derive(Debug, Clone)]
 pub struct SqlClient {
     inner: FlightServiceClient<Channel>,
+    partial: bool,
+}
+
+/// A query's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The result schema the server planned.
+    pub schema: SchemaRef,
+    /// The result rows.
+    pub batches: Vec<RecordBatch>,
+    /// The metadata of the streamed schema (on a master: `flowfold.served_by`, and
+    /// `flowfold.missing` for a partial answer).
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 impl SqlClient {
@@ -82,7 +95,14 @@ impl SqlClient {
         let inner = FlightServiceClient::new(channel)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
-        Ok(SqlClient { inner })
+        Ok(SqlClient { inner, partial: false })
+    }
+
+    /// Asks a master for partial answers: when no proxy group of a source group can answer, the
+    /// answer leaves that source group out (named in [`Answer::metadata`]) instead of failing.
+    pub fn with_partial_results(mut self, partial: bool) -> SqlClient {
+        self.partial = partial;
+        self
     }
 
     /// Plans `sql` on the server: the result schema and the endpoints to fetch.
@@ -102,6 +122,12 @@ impl SqlClient {
 
     /// Runs `sql` and collects every result batch, with the result schema.
     pub async fn query(&mut self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), ClientError> {
+        let answer = self.answer(sql).await?;
+        Ok((answer.schema, answer.batches))
+    }
+
+    /// Runs `sql` and collects its whole answer.
+    pub async fn answer(&mut self, sql: &str) -> Result<Answer, ClientError> {
         let info = self.info(sql).await?;
         let schema = std::sync::Arc::new(
             info.clone()
@@ -109,11 +135,19 @@ impl SqlClient {
                 .map_err(|e| ClientError::Decode(e.into()))?,
         );
         let mut batches = Vec::new();
+        let mut metadata = std::collections::HashMap::new();
         for endpoint in info.endpoint {
             let Some(ticket) = endpoint.ticket else { continue };
+            let mut request = tonic::Request::new(ticket);
+            if self.partial {
+                request.metadata_mut().insert(
+                    planner::PARTIAL_HEADER,
+                    tonic::metadata::MetadataValue::from_static("true"),
+                );
+            }
             let response = self
                 .inner
-                .do_get(ticket)
+                .do_get(request)
                 .await
                 .map_err(|s| ClientError::Server(Box::new(s)))?;
             let stream = response.into_inner().map_err(|s| FlightError::Tonic(Box::new(s)));
@@ -121,7 +155,14 @@ impl SqlClient {
             while let Some(batch) = decoded.try_next().await? {
                 batches.push(batch);
             }
+            if let Some(streamed) = decoded.schema() {
+                metadata.extend(streamed.metadata().clone());
+            }
         }
-        Ok((schema, batches))
+        Ok(Answer {
+            schema,
+            batches,
+            metadata,
+        })
     }
 }

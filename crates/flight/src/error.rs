@@ -43,7 +43,10 @@ pub enum QueryError {
 /// Whether `e` says no proxy group of a source group can answer.
 fn cluster_down(e: &DataFusionError) -> bool {
     matches!(e, DataFusionError::External(inner)
-        if matches!(inner.downcast_ref::<PlannerError>(), Some(PlannerError::SourceGroupDown { .. })))
+    if matches!(
+        inner.downcast_ref::<PlannerError>(),
+        Some(PlannerError::SourceGroupDown { .. } | PlannerError::NothingToRead { .. })
+    ))
 }
 
 impl QueryError {

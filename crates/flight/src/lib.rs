@@ -7,6 +7,7 @@
 pub mod catalog_listing;
 pub mod client;
 pub mod error;
+pub mod failover;
 pub mod limits;
 pub mod metrics;
 pub mod params;
@@ -16,7 +17,7 @@ pub mod server;
 pub mod service;
 pub mod sql_info;
 
-pub use client::{ClientError, SqlClient};
+pub use client::{Answer, ClientError, SqlClient};
 pub use error::{QueryError, to_status};
 pub use limits::QueryLimits;
 pub use metrics::QueryMetrics;

@@ -39,6 +39,8 @@ pub struct QueryMetrics {
     pub rows_sent: Counter,
     /// Queries retried because a proxy group failed them, by that group (masters only).
     pub failovers: Family<GroupLabel, Counter>,
+    /// Queries answered, by each proxy group that served them (masters only).
+    pub served: Family<GroupLabel, Counter>,
 }
 
 impl QueryMetrics {
@@ -75,6 +77,11 @@ impl QueryMetrics {
             "flowfold_query_failovers",
             "Queries retried on another proxy group, by the group that failed",
             self.failovers.clone(),
+        );
+        registry.register(
+            "flowfold_query_served",
+            "Queries answered, by each proxy group that served them",
+            self.served.clone(),
         );
     }
 

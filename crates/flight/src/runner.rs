@@ -9,13 +9,11 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use futures::StreamExt;
 use planner::ClusterState;
 
 use crate::error::QueryError;
 use crate::limits::{Admission, QueryLimits, RunningQuery};
-use crate::metrics::{GroupLabel, QueryMetrics};
+use crate::metrics::QueryMetrics;
 
 /// Runs client SQL on one session.
 pub struct QueryRunner {
@@ -75,14 +73,30 @@ impl QueryRunner {
 
     /// Starts running `plan` with `params` bound to its placeholders.
     pub async fn run(&self, plan: LogicalPlan, params: Option<ParamValues>) -> Result<RunningQuery, QueryError> {
-        let result = self.run_inner(plan, params).await;
+        self.run_with(plan, params, false).await
+    }
+
+    /// Like [`QueryRunner::run`]; on a master, `partial` accepts an answer without the source
+    /// groups that cannot answer (named in the result's metadata) instead of an error.
+    pub async fn run_with(
+        &self,
+        plan: LogicalPlan,
+        params: Option<ParamValues>,
+        partial: bool,
+    ) -> Result<RunningQuery, QueryError> {
+        let result = self.run_inner(plan, params, partial).await;
         if let Err(e) = &result {
             self.metrics.fail(e.kind());
         }
         result
     }
 
-    async fn run_inner(&self, plan: LogicalPlan, params: Option<ParamValues>) -> Result<RunningQuery, QueryError> {
+    async fn run_inner(
+        &self,
+        plan: LogicalPlan,
+        params: Option<ParamValues>,
+        partial: bool,
+    ) -> Result<RunningQuery, QueryError> {
         let plan = match params {
             Some(params) => {
                 let params = crate::params::cast_to_plan(&plan, params)?;
@@ -93,7 +107,7 @@ impl QueryRunner {
         let slot = self.admission.admit().await?;
         let limit = self.admission.limits().timeout;
         let deadline = tokio::time::Instant::now() + limit;
-        let start = self.start(plan);
+        let start = self.start(plan, partial);
         let stream = tokio::time::timeout_at(deadline, start)
             .await
             .map_err(|_| QueryError::Timeout { limit })??;
@@ -108,71 +122,13 @@ impl QueryRunner {
 }
 
 impl QueryRunner {
-    /// Plans and starts `plan`. With failover, waits for the first batch: a query that failed
-    /// before it is planned again without the proxy groups found down, at most once per group.
-    async fn start(&self, plan: LogicalPlan) -> datafusion::error::Result<SendableRecordBatchStream> {
-        let Some(cluster) = &self.failover else {
-            return self.ctx.execute_logical_plan(plan).await?.execute_stream().await;
-        };
-        if let Some(batch) = planner::distributed_explain(&self.ctx, &plan).await? {
-            let schema = batch.schema();
-            let rows = futures::stream::iter([Ok(batch)]);
-            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)));
-        }
-        let groups: usize = cluster
-            .topology()
-            .source_groups
-            .iter()
-            .map(|s| s.proxy_groups.len())
-            .sum();
-        let mut retries = 0;
-        loop {
-            let started = async {
-                let stream = self
-                    .ctx
-                    .execute_logical_plan(plan.clone())
-                    .await?
-                    .execute_stream()
-                    .await?;
-                with_first_batch(stream).await
-            };
-            let error = match started.await {
-                Ok(stream) => return Ok(stream),
-                Err(e) => e,
-            };
-            if retries >= groups {
-                return Err(error);
-            }
-            let down = planner::mark_failed_groups(cluster).await;
-            if down.is_empty() {
-                return Err(error);
-            }
-            for group in &down {
-                self.metrics
-                    .failovers
-                    .get_or_create(&GroupLabel {
-                        proxy_group: group.clone(),
-                    })
-                    .inc();
-            }
-            tracing::warn!(error = %error, down = ?down, "query failed on a proxy group; retrying without it");
-            retries += 1;
+    /// Plans and starts `plan`: on a master through [`crate::failover`], else directly.
+    async fn start(&self, plan: LogicalPlan, partial: bool) -> datafusion::error::Result<SendableRecordBatchStream> {
+        match &self.failover {
+            None => self.ctx.execute_logical_plan(plan).await?.execute_stream().await,
+            Some(cluster) => crate::failover::start(&self.ctx, cluster, &self.metrics, plan, partial).await,
         }
     }
-}
-
-/// Waits for the first batch of `stream`: an error before it is returned as the error.
-async fn with_first_batch(
-    mut stream: SendableRecordBatchStream,
-) -> datafusion::error::Result<SendableRecordBatchStream> {
-    let schema = stream.schema();
-    let first = match stream.next().await {
-        None => None,
-        Some(Err(e)) => return Err(e),
-        Some(Ok(batch)) => Some(Ok(batch)),
-    };
-    let rest = futures::stream::iter(first).chain(stream);
-    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rest)))
 }
 
 /// The Arrow schema of a plan's result (field metadata kept: address columns stay marked).

@@ -56,12 +56,21 @@ impl FlowSqlService {
         &self,
         plan: datafusion::logical_expr::LogicalPlan,
         params: Option<datafusion::common::ParamValues>,
+        metadata: &tonic::metadata::MetadataMap,
     ) -> Result<Response<FlightDataStream>, Status> {
-        let running = self.runner.run(plan, params).await?;
+        let running = self.runner.run_with(plan, params, wants_partial(metadata)).await?;
         let batches = running.map_err(|e| FlightError::Tonic(Box::new(to_status(&e))));
         let encoded = FlightDataEncoderBuilder::new().build(batches).map_err(Status::from);
         Ok(Response::new(Box::pin(encoded)))
     }
+}
+
+/// Whether the request asks for a partial answer (header `x-flowfold-partial-results: true`).
+fn wants_partial(metadata: &tonic::metadata::MetadataMap) -> bool {
+    metadata
+        .get(planner::PARTIAL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// A FlightInfo for `schema` whose one endpoint's ticket is `ticket`.
@@ -119,10 +128,10 @@ impl FlightSqlService for FlowSqlService {
     async fn do_get_statement(
         &self,
         ticket: TicketStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<FlightDataStream>, Status> {
         let plan = self.runner.plan(sql_text(&ticket.statement_handle)?).await?;
-        self.stream(plan, None).await
+        self.stream(plan, None, request.metadata()).await
     }
 
     async fn get_flight_info_prepared_statement(
@@ -139,10 +148,10 @@ impl FlightSqlService for FlowSqlService {
     async fn do_get_prepared_statement(
         &self,
         query: CommandPreparedStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<FlightDataStream>, Status> {
         let prepared = self.prepared.get(&query.prepared_statement_handle)?;
-        self.stream(prepared.plan, prepared.params).await
+        self.stream(prepared.plan, prepared.params, request.metadata()).await
     }
 
     async fn do_action_create_prepared_statement(

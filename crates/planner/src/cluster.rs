@@ -64,6 +64,24 @@ impl ClusterState {
         self.topology.select(&self.down_groups())
     }
 
+    /// For each source group that can answer, its proxy group; and the names of those that
+    /// cannot (for partial answers).
+    pub fn select_available(&self) -> (Vec<Selection>, Vec<String>) {
+        let down = self.down_groups();
+        let mut chosen = Vec::new();
+        let mut missing = Vec::new();
+        for source in &self.topology.source_groups {
+            let one = Topology {
+                source_groups: vec![source.clone()],
+            };
+            match one.select(&down) {
+                Ok(mut selection) => chosen.append(&mut selection),
+                Err(_) => missing.push(source.name.clone()),
+            }
+        }
+        (chosen, missing)
+    }
+
     /// Worker URLs of the selected slaves, at least two (repeated if needed): a stage over one
     /// slave still needs two tasks, or the engine would run it on the master (see `routing`).
     pub fn worker_urls(&self) -> Result<Vec<Url>, PlannerError> {

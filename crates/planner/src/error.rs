@@ -24,6 +24,9 @@ pub enum PlannerError {
         source_group: String,
         proxy_groups: Vec<String>,
     },
+    /// A partial answer was asked for, but no source group can answer.
+    #[error("no source group can answer (all of {} are down)", missing.join(", "))]
+    NothingToRead { missing: Vec<String> },
 }
 
 impl From<PlannerError> for datafusion::error::DataFusionError {

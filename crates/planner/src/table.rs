@@ -1,6 +1,8 @@
 //! The master's flow tables: catalog `flowfold`, schema `live`, table `flows`: the flows of every
 //! source group, read on the slaves of the proxy group selected for it when the query is
-//! planned. Filters, projection and limit go down to the slaves' scans.
+//! planned (recorded in the query's [`QueryReport`]; a query that accepts a partial answer skips
+//! the source groups that cannot answer). Filters, projection and limit go down to the slaves'
+//! scans.
 
 use std::sync::Arc;
 
@@ -14,6 +16,8 @@ use engine::schema::flow_schema;
 use engine::sql::{CATALOG, FLOWS_TABLE, LIVE_SCHEMA};
 
 use crate::cluster::ClusterState;
+use crate::error::PlannerError;
+use crate::report::QueryReport;
 use crate::scan::{ScanRequest, SlaveScanExec};
 
 /// Table `flows` over the cluster.
@@ -50,7 +54,17 @@ impl TableProvider for ClusterFlowsTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let selection = self.cluster.select().map_err(DataFusionError::from)?;
+        let report = state.config().get_extension::<QueryReport>();
+        let (selection, missing) = match report.as_ref().is_some_and(|r| r.partial_allowed()) {
+            true => self.cluster.select_available(),
+            false => (self.cluster.select().map_err(DataFusionError::from)?, Vec::new()),
+        };
+        if selection.is_empty() {
+            return Err(PlannerError::NothingToRead { missing }.into());
+        }
+        if let Some(report) = &report {
+            report.record(&selection, &missing);
+        }
         let slaves = selection.into_iter().flat_map(|s| s.slaves).collect();
         let request = ScanRequest {
             projection: projection.cloned(),
