@@ -2,6 +2,7 @@
 //! not write (softflowd) and by our generator, checked against nfcapd/nfdump and DuckDB.
 
 mod crash;
+mod demo;
 mod distributed;
 mod flight_sql;
 mod generator_truth;
