@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use engine::sql::QueryResources;
 use flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner};
-use planner::{ClusterState, Topology, WorkerTimeouts, master_session};
+use planner::{ChannelCache, ClusterState, Topology, WorkerTimeouts, master_session};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
@@ -47,7 +47,10 @@ impl Master {
             settings.timeouts,
             settings.down_for,
         )?);
-        let ctx = master_session(Arc::clone(&cluster), &settings.query_resources)?;
+        let channels = Arc::new(ChannelCache::new(Arc::clone(&cluster)));
+        channels.refresh().await;
+        let refresher = tokio::spawn(ChannelCache::keep_fresh(Arc::clone(&channels)));
+        let ctx = master_session(Arc::clone(&cluster), channels, &settings.query_resources)?;
         let mut registry = Registry::default();
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);
@@ -73,7 +76,7 @@ impl Master {
                 query,
                 metrics,
             },
-            tasks: vec![query_task, metrics_task],
+            tasks: vec![query_task, metrics_task, refresher],
             stop_queries,
         })
     }

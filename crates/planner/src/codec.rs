@@ -61,6 +61,8 @@ struct ScanProto {
     tasks: Vec<TaskProto>,
     #[prost(uint32, tag = "6")]
     partitions: u32,
+    #[prost(string, optional, tag = "7")]
+    channel: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -142,6 +144,7 @@ fn decode_scan(proto: ScanProto, ctx: &TaskContext) -> Result<Arc<dyn ExecutionP
             .then(|| proto.projection.iter().map(|i| *i as usize).collect()),
         filters,
         limit: proto.limit.map(|l| l as usize),
+        channel: proto.channel,
     };
     let tasks = proto.tasks.into_iter().map(|t| t.slave.map(slave_ref)).collect();
     Ok(Arc::new(SlaveScanExec::with_layout(
@@ -167,6 +170,7 @@ fn encode_scan(scan: &SlaveScanExec) -> Result<ScanProto> {
             })
             .collect(),
         partitions: scan.partitions() as u32,
+        channel: request.channel.clone(),
     };
     Ok(proto)
 }

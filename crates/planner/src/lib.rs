@@ -3,6 +3,7 @@
 //! back to be merged. See `README.md` for the map of files.
 
 pub mod channel;
+pub mod channels;
 pub mod cluster;
 pub mod codec;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod table;
 pub mod topology;
 
 pub use channel::WorkerTimeouts;
+pub use channels::ChannelCache;
 pub use cluster::{ClusterState, DEFAULT_DOWN_FOR};
 pub use error::PlannerError;
 pub use explain::distributed_explain;

@@ -20,7 +20,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties};
 use engine::schema::flow_schema;
 use engine::snapshot::Channels;
-use engine::sql::FlowsTable;
+use engine::sql::{FlowsTable, find_channel};
 use futures::TryStreamExt;
 use tokio::sync::OnceCell;
 
@@ -37,6 +37,9 @@ pub struct ScanRequest {
     pub filters: Vec<Expr>,
     /// Rows the scan may stop after.
     pub limit: Option<usize>,
+    /// Only this live channel (its table name, `exporter_10_0_0_1`): each slave resolves it
+    /// against its own channels; `None` reads every channel.
+    pub channel: Option<String>,
 }
 
 /// The leaf of a distributed flow query.
@@ -142,7 +145,11 @@ impl ScanInner {
             .with_config(ctx.session_config().clone())
             .with_runtime_env(ctx.runtime_env())
             .build();
-        let table = FlowsTable::new(&local.data_dir, Channels::All);
+        let channels = match &self.request.channel {
+            None => Channels::All,
+            Some(name) => Channels::Only(find_channel(&local.data_dir, name).into_iter().collect()),
+        };
+        let table = FlowsTable::new(&local.data_dir, channels);
         let plan = table
             .scan(
                 &state,
@@ -178,6 +185,9 @@ impl DisplayAs for SlaveScanExec {
         if !inner.request.filters.is_empty() {
             let filters: Vec<String> = inner.request.filters.iter().map(|e| e.to_string()).collect();
             write!(f, ", filters=[{}]", filters.join(", "))?;
+        }
+        if let Some(channel) = &inner.request.channel {
+            write!(f, ", channel={channel}")?;
         }
         if let Some(limit) = inner.request.limit {
             write!(f, ", limit={limit}")?;

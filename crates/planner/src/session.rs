@@ -11,6 +11,7 @@ use engine::sql::functions::flow_functions;
 use engine::sql::{CATALOG, QueryResources, query_config, query_runtime};
 
 use crate::channel::{TimedChannels, WorkerTimeouts};
+use crate::channels::ChannelCache;
 use crate::cluster::ClusterState;
 use crate::codec::FlowCodec;
 use crate::local::LocalFlows;
@@ -18,9 +19,14 @@ use crate::reduce_tree::ReduceTree;
 use crate::routing::{ClusterWorkers, route_tasks, scan_task_count, split_scan};
 use crate::table::cluster_catalog;
 
-/// The master's session: catalog `flowfold` over `cluster`, flow functions, the distributed
-/// planner with flowfold's codec, task handlers and connection timeouts.
-pub fn master_session(cluster: Arc<ClusterState>, resources: &QueryResources) -> Result<SessionContext> {
+/// The master's session: catalog `flowfold` over `cluster` (its channel tables from
+/// `channels`), flow functions, the distributed planner with flowfold's codec, task handlers,
+/// the reduce-tree rule and connection timeouts.
+pub fn master_session(
+    cluster: Arc<ClusterState>,
+    channels: Arc<ChannelCache>,
+    resources: &QueryResources,
+) -> Result<SessionContext> {
     let timeouts = cluster.timeouts();
     let state = SessionStateBuilder::new()
         .with_default_features()
@@ -39,7 +45,7 @@ pub fn master_session(cluster: Arc<ClusterState>, resources: &QueryResources) ->
     for function in flow_functions() {
         ctx.register_udf(function);
     }
-    ctx.register_catalog(CATALOG, cluster_catalog(cluster)?);
+    ctx.register_catalog(CATALOG, cluster_catalog(cluster, channels)?);
     Ok(ctx)
 }
 

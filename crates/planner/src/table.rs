@@ -8,28 +8,39 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, SchemaProvider};
-use datafusion::catalog::{MemoryCatalogProvider, MemorySchemaProvider, Session, TableProvider};
+use datafusion::catalog::{MemoryCatalogProvider, Session, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use engine::schema::flow_schema;
-use engine::sql::{CATALOG, FLOWS_TABLE, LIVE_SCHEMA};
+use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, LIVE_SCHEMA};
 
+use crate::channels::ChannelCache;
 use crate::cluster::ClusterState;
 use crate::error::PlannerError;
 use crate::report::QueryReport;
 use crate::scan::{ScanRequest, SlaveScanExec};
 
-/// Table `flows` over the cluster.
+/// Table `flows` (or one channel's table) over the cluster.
 #[derive(Debug)]
 pub struct ClusterFlowsTable {
     cluster: Arc<ClusterState>,
+    /// `Some(table name)`: only that live channel.
+    channel: Option<String>,
 }
 
 impl ClusterFlowsTable {
     /// The flows of every source group of `cluster`.
     pub fn new(cluster: Arc<ClusterState>) -> ClusterFlowsTable {
-        ClusterFlowsTable { cluster }
+        ClusterFlowsTable { cluster, channel: None }
+    }
+
+    /// The flows of one live channel (table name `exporter_...`).
+    pub fn channel(cluster: Arc<ClusterState>, name: &str) -> ClusterFlowsTable {
+        ClusterFlowsTable {
+            cluster,
+            channel: Some(name.to_string()),
+        }
     }
 }
 
@@ -70,6 +81,7 @@ impl TableProvider for ClusterFlowsTable {
             projection: projection.cloned(),
             filters: filters.to_vec(),
             limit,
+            channel: self.channel.clone(),
         };
         Ok(Arc::new(SlaveScanExec::try_new(
             request,
@@ -79,12 +91,49 @@ impl TableProvider for ClusterFlowsTable {
     }
 }
 
-/// Catalog `flowfold` with schema `live` holding `flows` over the cluster.
-pub fn cluster_catalog(cluster: Arc<ClusterState>) -> Result<Arc<dyn CatalogProvider>> {
-    let live = MemorySchemaProvider::new();
-    live.register_table(FLOWS_TABLE.to_string(), Arc::new(ClusterFlowsTable::new(cluster)))?;
+/// Schema `live` on the master: `flows` and the channel tables the slaves report.
+#[derive(Debug)]
+pub struct ClusterLiveSchema {
+    cluster: Arc<ClusterState>,
+    channels: Arc<ChannelCache>,
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for ClusterLiveSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = vec![FLOWS_TABLE.to_string()];
+        names.extend(self.channels.names());
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let cluster = Arc::clone(&self.cluster);
+        if name == FLOWS_TABLE {
+            return Ok(Some(Arc::new(ClusterFlowsTable::new(cluster))));
+        }
+        if !name.starts_with(CHANNEL_PREFIX) {
+            return Ok(None);
+        }
+        if !self.channels.names().contains(name) {
+            // A channel newer than the last refresh: ask the slaves now.
+            self.channels.refresh().await;
+        }
+        Ok(self
+            .channels
+            .names()
+            .contains(name)
+            .then(|| Arc::new(ClusterFlowsTable::channel(cluster, name)) as Arc<dyn TableProvider>))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        name == FLOWS_TABLE || self.channels.names().contains(name)
+    }
+}
+
+/// Catalog `flowfold` with schema `live` over the cluster; `channels` lists its channel tables.
+pub fn cluster_catalog(cluster: Arc<ClusterState>, channels: Arc<ChannelCache>) -> Result<Arc<dyn CatalogProvider>> {
+    let live = ClusterLiveSchema { cluster, channels };
     let catalog = MemoryCatalogProvider::new();
     catalog.register_schema(LIVE_SCHEMA, Arc::new(live) as Arc<dyn SchemaProvider>)?;
-    let _ = CATALOG;
     Ok(Arc::new(catalog))
 }

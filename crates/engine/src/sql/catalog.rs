@@ -26,6 +26,14 @@ pub fn channel_table_name(exporter: &Addr16) -> String {
     format!("{CHANNEL_PREFIX}{}", to_path_segment(exporter).replace(['.', ':'], "_"))
 }
 
+/// The exporter whose live channel table in `data_dir` is named `table`, if there is one.
+pub fn find_channel(data_dir: &Path, table: &str) -> Option<Addr16> {
+    LiveSchema {
+        data_dir: data_dir.to_path_buf(),
+    }
+    .channel(table)
+}
+
 /// Catalog `flowfold` over a data directory.
 #[derive(Debug)]
 pub struct FlowCatalog {

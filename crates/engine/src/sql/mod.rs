@@ -8,6 +8,6 @@ pub mod nfdump_filter;
 pub mod session;
 pub mod table;
 
-pub use catalog::{CATALOG, FlowCatalog, LIVE_SCHEMA, channel_table_name};
+pub use catalog::{CATALOG, CHANNEL_PREFIX, FlowCatalog, LIVE_SCHEMA, channel_table_name, find_channel};
 pub use session::{QueryResources, flow_session, query_config, query_runtime, read_only};
 pub use table::{FLOWS_TABLE, FlowsTable, register_flows};

@@ -1,5 +1,6 @@
 //! An in-process cluster over the fixture's flows, for the `distributed*.slt` files: two slaves
-//! and a proxy, each a real worker service on its own 127.0.0.1 port, and the master's session.
+//! (Flight SQL and the worker service on one port each, as `flowfold slave` serves them) and a
+//! proxy (the worker service), each on its own 127.0.0.1 port, and the master's session.
 //!
 //! | source group | proxy group | proxy | slaves | channels |
 //! |--------------|-------------|-------|--------|----------|
@@ -10,15 +11,19 @@
 //! store exactly the fixture's flows and every answer must equal the single-node one.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use engine::sql::QueryResources;
+use flowfold_flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner, serve};
 use planner::{LocalFlows, ProxyGroup, SlaveRef, SourceGroup, Topology, WorkerTimeouts, flow_worker, serve_worker};
 use tempfile::TempDir;
 
 /// The running cluster; its worker services stop with the runtime.
 pub struct Cluster {
     /// The master's view of it.
-    pub topology: Topology,
+    pub state: Arc<planner::ClusterState>,
+    /// The channel tables the slaves reported.
+    pub channels: Arc<planner::ChannelCache>,
     _dirs: TempDir,
 }
 
@@ -60,7 +65,16 @@ impl Cluster {
                 },
             ],
         };
-        Ok(Cluster { topology, _dirs: dirs })
+        let state = planner::ClusterState::new(topology, WorkerTimeouts::default(), planner::DEFAULT_DOWN_FOR)
+            .map_err(|e| e.to_string())?;
+        let state = Arc::new(state);
+        let channels = Arc::new(planner::ChannelCache::new(Arc::clone(&state)));
+        channels.refresh().await;
+        Ok(Cluster {
+            state,
+            channels,
+            _dirs: dirs,
+        })
     }
 }
 
@@ -94,11 +108,28 @@ async fn start_worker(slave: Option<(&str, &Path)>) -> Result<String, String> {
         target_partitions: 2,
         ..QueryResources::default()
     };
-    let worker = flow_worker(local, &resources, WorkerTimeouts::default()).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(serve_worker(listener, worker, std::future::pending()));
+    match local {
+        // A slave serves Flight SQL over its own flows (the master lists its channels there)
+        // and the worker service on one port, as `flowfold slave` does.
+        Some(local) => {
+            let ctx = engine::sql::flow_session(&local.data_dir, &resources).map_err(|e| e.to_string())?;
+            let runner = Arc::new(QueryRunner::new(ctx, QueryLimits::default(), QueryMetrics::new()));
+            let worker = flow_worker(Some(local), &resources, WorkerTimeouts::default()).map_err(|e| e.to_string())?;
+            tokio::spawn(serve(
+                listener,
+                FlowSqlService::new(runner),
+                Some(worker),
+                std::future::pending(),
+            ));
+        }
+        None => {
+            let worker = flow_worker(None, &resources, WorkerTimeouts::default()).map_err(|e| e.to_string())?;
+            tokio::spawn(serve_worker(listener, worker, std::future::pending()));
+        }
+    }
     Ok(addr.to_string())
 }

@@ -3,6 +3,7 @@
 //! output and errors have the data directory replaced by `DATA`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use flowfold_flight::runner::result_schema;
 use flowfold_flight::{QueryLimits, QueryMetrics, QueryRunner};
@@ -48,22 +49,19 @@ impl FlowDb {
     }
 
     /// A connection to the master of an in-process cluster (see `cluster.rs`).
-    pub fn master(topology: &planner::Topology) -> Result<FlowDb, SltError> {
+    pub fn master(
+        cluster: &Arc<planner::ClusterState>,
+        channels: &Arc<planner::ChannelCache>,
+    ) -> Result<FlowDb, SltError> {
         let resources = engine::sql::QueryResources {
             target_partitions: TARGET_PARTITIONS,
             ..Default::default()
         };
-        let cluster = planner::ClusterState::new(
-            topology.clone(),
-            planner::WorkerTimeouts::default(),
-            planner::DEFAULT_DOWN_FOR,
-        )
-        .map_err(|e| SltError(e.to_string()))?;
-        let cluster = std::sync::Arc::new(cluster);
-        let ctx = planner::master_session(std::sync::Arc::clone(&cluster), &resources)
+        let ctx = planner::master_session(Arc::clone(cluster), Arc::clone(channels), &resources)
             .map_err(|e| SltError(e.to_string()))?;
+        let runner = QueryRunner::new(ctx, QueryLimits::default(), QueryMetrics::new());
         Ok(FlowDb {
-            runner: QueryRunner::new(ctx, QueryLimits::default(), QueryMetrics::new()).with_failover(cluster),
+            runner: runner.with_failover(Arc::clone(cluster)),
             mask: DataDirMask::new(Path::new("/nonexistent")),
         })
     }

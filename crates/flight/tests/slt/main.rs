@@ -17,6 +17,7 @@ mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use sqllogictest::{DefaultColumnType, Record, Runner, parse_file, strict_column_validator};
 
@@ -75,7 +76,7 @@ async fn run_all(filter: Option<&str>) -> Result<bool, String> {
     for file in &files {
         let name = file_name(file);
         let outcome = match name.starts_with("distributed") {
-            true => run_file(file, Target::Master(&cluster.topology)).await?,
+            true => run_file(file, Target::Master(&cluster)).await?,
             false => run_file(file, Target::Node(fixture.data_dir())).await?,
         };
         if outcome.failures.is_empty() {
@@ -129,7 +130,7 @@ enum Target<'a> {
     /// A standalone node over the fixture.
     Node(&'a Path),
     /// The master of the in-process cluster.
-    Master(&'a planner::Topology),
+    Master(&'a Cluster),
 }
 
 /// Runs every record of one file on a fresh connection, going on past failures.
@@ -140,9 +141,9 @@ async fn run_file(file: &Path, target: Target<'_>) -> Result<FileOutcome, String
             let data_dir = data_dir.to_path_buf();
             Box::new(move || FlowDb::open(&data_dir))
         }
-        Target::Master(topology) => {
-            let topology = topology.clone();
-            Box::new(move || FlowDb::master(&topology))
+        Target::Master(cluster) => {
+            let (state, channels) = (Arc::clone(&cluster.state), Arc::clone(&cluster.channels));
+            Box::new(move || FlowDb::master(&state, &channels))
         }
     };
     let mut runner = Runner::new(move || std::future::ready(connect()));

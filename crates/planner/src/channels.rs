@@ -1,0 +1,111 @@
+//! The live channels the master can name as tables (`exporter_10_0_0_1`): the union of the
+//! channel tables of the selected slaves, asked of each slave's Flight SQL catalog
+//! (`GetTables`) and refreshed every few seconds in the background. Until the control plane
+//! reports new flow sources, a channel may appear on the master up to one refresh after its
+//! first flow; its data is always read fresh on the slaves.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray};
+use arrow_flight::sql::CommandGetTables;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use engine::sql::CHANNEL_PREFIX;
+use futures::TryStreamExt;
+use tonic::transport::Endpoint;
+
+use crate::cluster::ClusterState;
+use crate::topology::SlaveRef;
+
+/// How often the background task asks the slaves.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
+
+/// The channel table names last seen on the selected slaves.
+#[derive(Debug)]
+pub struct ChannelCache {
+    cluster: Arc<ClusterState>,
+    names: RwLock<BTreeSet<String>>,
+}
+
+impl ChannelCache {
+    /// An empty cache over `cluster` (call [`ChannelCache::refresh`] or spawn
+    /// [`ChannelCache::keep_fresh`]).
+    pub fn new(cluster: Arc<ClusterState>) -> ChannelCache {
+        ChannelCache {
+            cluster,
+            names: RwLock::new(BTreeSet::new()),
+        }
+    }
+
+    /// The channel table names known now.
+    pub fn names(&self) -> BTreeSet<String> {
+        self.names.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Asks every selected slave for its channels; a slave that does not answer keeps the
+    /// names it gave before (they are merged, never dropped, until a full answer).
+    pub async fn refresh(&self) {
+        let Ok(selection) = self.cluster.select() else {
+            return;
+        };
+        let timeouts = self.cluster.timeouts();
+        let mut names = BTreeSet::new();
+        let mut complete = true;
+        for slave in selection.iter().flat_map(|s| &s.slaves) {
+            match tokio::time::timeout(timeouts.connect + timeouts.keepalive, channels_of(slave)).await {
+                Ok(Ok(found)) => names.extend(found),
+                Ok(Err(e)) => {
+                    complete = false;
+                    tracing::debug!(slave = %slave.name, error = %e, "listing channels failed");
+                }
+                Err(_) => complete = false,
+            }
+        }
+        let mut known = self.names.write().unwrap_or_else(|p| p.into_inner());
+        if !complete {
+            names.extend(known.iter().cloned());
+        }
+        *known = names;
+    }
+
+    /// Refreshes every [`REFRESH_EVERY`] until the cache is dropped elsewhere.
+    pub async fn keep_fresh(cache: Arc<ChannelCache>) {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        loop {
+            tick.tick().await;
+            if Arc::strong_count(&cache) == 1 {
+                return;
+            }
+            cache.refresh().await;
+        }
+    }
+}
+
+/// The channel table names of one slave, from its Flight SQL `GetTables`.
+async fn channels_of(slave: &SlaveRef) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let channel = Endpoint::from_shared(format!("http://{}", slave.query))?
+        .connect()
+        .await?;
+    let mut client = FlightSqlServiceClient::new(channel);
+    let info = client
+        .get_tables(CommandGetTables {
+            table_name_filter_pattern: Some(format!("{CHANNEL_PREFIX}%")),
+            ..CommandGetTables::default()
+        })
+        .await?;
+    let mut names = Vec::new();
+    for endpoint in info.endpoint {
+        let Some(ticket) = endpoint.ticket else { continue };
+        let batches: Vec<_> = client.do_get(ticket).await?.try_collect().await?;
+        for batch in batches {
+            let Some(column) = batch.column_by_name("table_name") else {
+                continue;
+            };
+            let column = column.as_string::<i32>();
+            names.extend((0..column.len()).map(|i| column.value(i).to_string()));
+        }
+    }
+    names.retain(|n| n.starts_with(CHANNEL_PREFIX));
+    Ok(names)
+}
