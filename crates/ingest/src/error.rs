@@ -87,6 +87,38 @@ impl DecodeError {
     ];
 }
 
+/// Why a datagram on a relay listener is not a relay frame (see `relay::frame`). Such datagrams
+/// are dropped and counted as `flows_dropped{stage="relay", reason=kind}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Shorter than the 22-byte frame header.
+    #[error("relay frame too short: {len} bytes, the header alone is 22")]
+    TooShort {
+        /// The datagram's length.
+        len: usize,
+    },
+    /// The first four bytes are not `FFR1`: typically an exporter sending straight to a relay
+    /// port instead of the proxy.
+    #[error("relay frame starts with {found:02x?}, not \"FFR1\" (an exporter sending to a relay port?)")]
+    BadMagic {
+        /// The first four bytes.
+        found: [u8; 4],
+    },
+}
+
+impl FrameError {
+    /// A short stable label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FrameError::TooShort { .. } => "bad_frame_too_short",
+            FrameError::BadMagic { .. } => "bad_frame_magic",
+        }
+    }
+
+    /// Every label [`kind`](Self::kind) can return, for pre-registering metrics.
+    pub const KINDS: [&'static str; 2] = ["bad_frame_too_short", "bad_frame_magic"];
+}
+
 /// Errors of the ingest crate outside datagram decoding.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -133,6 +165,31 @@ pub enum IngestError {
         name: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The proxy's exporter-to-slave assignments could not be read or written. An unreadable
+    /// file stops the forwarder from starting rather than silently moving every exporter.
+    #[error("assignment state {path}: {reason}")]
+    AssignmentState {
+        /// The state file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A relay (proxy forwarding) setting is unusable.
+    #[error("relay setting {setting}: {reason}")]
+    RelayConfig {
+        /// The setting.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A rebalance named a slave index the forwarder does not have.
+    #[error("no slave {slave}: the forwarder has {slaves} slaves")]
+    UnknownSlave {
+        /// The requested index.
+        slave: usize,
+        /// How many slaves there are.
+        slaves: usize,
     },
     /// The storage engine failed.
     #[error(transparent)]

@@ -31,7 +31,8 @@ pub struct DecodeErrorLabels {
 /// Label set of a drop: the pipeline stage and why.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DropLabels {
-    /// Where the flows were lost: `socket`, `decode`, `store_queue`, `store`.
+    /// Where the flows were lost: `socket`, `relay` (datagrams on a relay listener that are not
+    /// relay frames), `decode`, `store_queue`, `store`.
     pub stage: String,
     /// Why.
     pub reason: String,
@@ -61,7 +62,7 @@ pub struct IngestMetrics {
     pub sets_held: Family<ExporterLabel, Counter>,
     /// Datagrams with a decode error, per exporter and kind.
     pub decode_errors: Family<DecodeErrorLabels, Counter>,
-    /// Flows (or datagrams, for the socket stage) lost, per stage and reason.
+    /// Flows (or datagrams, for the socket and relay stages) lost, per stage and reason.
     pub flows_dropped: Family<DropLabels, Counter>,
     /// Datagrams the kernel dropped because the socket buffer was full, per listener.
     pub socket_drops: Family<ListenerLabel, Gauge>,

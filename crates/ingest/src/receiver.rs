@@ -1,5 +1,10 @@
 //! The receive loop of one listener: receive a batch of datagrams, decode each into the builder
 //! of its exporter, and ship full or aged builders to the writer without ever blocking on it.
+//!
+//! On a relay listener (a slave fed by a proxy) every datagram is a relay frame: the frame
+//! names the exporter and borrows the export datagram, which is then handled exactly as if the
+//! exporter had sent it here (same exporter key, templates and counters). A datagram that is not
+//! a frame is dropped and counted as `flows_dropped{stage="relay", reason="bad_frame_*"}`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +19,8 @@ use arrow::array::RecordBatch;
 use crate::columns::FlowColumns;
 use crate::decode::{Decoder, DecoderConfig};
 use crate::listener::BatchReceiver;
-use crate::metrics::{ExporterCounters, IngestMetrics, ListenerLabel};
+use crate::metrics::{DropLabels, ExporterCounters, IngestMetrics, ListenerLabel};
+use crate::relay::frame::{FrameError, decode_frame};
 use crate::template_state;
 
 /// What a receive loop needs besides its socket.
@@ -28,6 +34,8 @@ pub struct ReceiverSettings {
     pub decoder: DecoderConfig,
     /// Template state file of this listener.
     pub template_file: PathBuf,
+    /// `true` for a relay listener: datagrams are relay frames from a proxy.
+    pub relayed: bool,
 }
 
 struct ExporterBuilder {
@@ -55,6 +63,7 @@ pub fn run(
     let mut exporters: HashMap<IpAddr, ExporterBuilder> = HashMap::new();
     let mut last_sweep = Instant::now();
     let mut last_drop_read = Instant::now();
+    let bad_frames = BadFrameCounters::new(&metrics, settings.relayed);
     let shipper = Shipper {
         to_writer,
         metrics: Arc::clone(&metrics),
@@ -72,7 +81,18 @@ pub fn run(
         let now_ms = engine::clock::now_ms();
         for i in 0..n {
             let Some(datagram) = rx.datagram(i) else { continue };
-            let exporter = canonical(datagram.source);
+            let (source, payload) = if settings.relayed {
+                match decode_frame(datagram.payload) {
+                    Ok(framed) => framed,
+                    Err(e) => {
+                        bad_frames.count(&e);
+                        continue;
+                    }
+                }
+            } else {
+                (datagram.source, datagram.payload)
+            };
+            let exporter = canonical(source);
             let entry = exporters.entry(exporter).or_insert_with(|| ExporterBuilder {
                 builder: FlowColumns::with_capacity(settings.batch_rows),
                 counters: metrics.exporter(exporter),
@@ -83,7 +103,7 @@ pub fn run(
                 metrics.decode_error(exporter, "oversized_datagram");
                 continue;
             }
-            let report = decoder.decode(exporter, datagram.payload, now_ms, &mut entry.builder);
+            let report = decoder.decode(exporter, payload, now_ms, &mut entry.builder);
             let flows = u64::from(report.flows) + u64::from(report.released_flows);
             entry.counters.flows.inc_by(flows);
             entry.counters.templates.inc_by(u64::from(report.templates));
@@ -132,6 +152,39 @@ pub fn run(
     }
 }
 
+/// `flows_dropped{stage="relay"}` counters of each [`FrameError`] kind, resolved once (and
+/// only on relay listeners, so plain nodes show no relay series).
+struct BadFrameCounters {
+    counters: Vec<prometheus_client::metrics::counter::Counter>,
+}
+
+impl BadFrameCounters {
+    fn new(metrics: &IngestMetrics, relayed: bool) -> Self {
+        let kinds: &[&str] = if relayed { &FrameError::KINDS } else { &[] };
+        let counters = kinds
+            .iter()
+            .map(|kind| {
+                let labels = DropLabels {
+                    stage: "relay".to_string(),
+                    reason: (*kind).to_string(),
+                };
+                metrics.flows_dropped.get_or_create(&labels).clone()
+            })
+            .collect();
+        Self { counters }
+    }
+
+    fn count(&self, e: &FrameError) {
+        if let Some(counter) = FrameError::KINDS
+            .iter()
+            .position(|k| *k == e.kind())
+            .and_then(|i| self.counters.get(i))
+        {
+            counter.inc();
+        }
+    }
+}
+
 struct Shipper {
     to_writer: SyncSender<RecordBatch>,
     metrics: Arc<IngestMetrics>,
@@ -167,6 +220,6 @@ fn publish_kernel_drops(metrics: &IngestMetrics, addr: SocketAddr) {
 }
 
 /// The exporter address: IPv4 senders seen on a dual-stack socket come back as IPv4.
-fn canonical(source: SocketAddr) -> IpAddr {
+pub(crate) fn canonical(source: SocketAddr) -> IpAddr {
     source.ip().to_canonical()
 }

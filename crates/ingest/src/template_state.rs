@@ -10,6 +10,11 @@ pub fn state_path(state_dir: &Path, port: u16) -> PathBuf {
     state_dir.join(format!("templates-{port}.json"))
 }
 
+/// Where a relay listener keeps its templates: `<state_dir>/templates-relay-<port>.json`.
+pub fn relay_state_path(state_dir: &Path, port: u16) -> PathBuf {
+    state_dir.join(format!("templates-relay-{port}.json"))
+}
+
 /// Loads saved templates into `decoder`; a missing file is not an error.
 pub fn load(decoder: &mut Decoder, path: &Path) -> Result<bool, IngestError> {
     let bytes = match std::fs::read(path) {

@@ -1,0 +1,340 @@
+//! The proxy side of the flow-source model: receive export datagrams, pick each exporter's
+//! slave ([`Assignments`]), and forward the datagram unchanged inside a relay frame.
+//!
+//! One thread per listener. Each keeps its own exporter -> slave cache (dropped when a
+//! rebalance bumps the assignments' generation) and its own sending socket, so the steady state
+//! takes no lock and allocates nothing: `recvmmsg` into fixed buffers, a hash lookup per
+//! datagram, `sendmmsg` with the payload gathered straight from the receive buffer.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
+
+use super::assignments::Assignments;
+use super::frame::MAX_RELAY_PAYLOAD;
+use super::metrics::{RelayMetrics, SlaveCounters, reason};
+use super::sender::{BatchSender, Outgoing};
+use crate::error::IngestError;
+use crate::listener::{BatchReceiver, Datagram, bind_flow_socket, kernel_drops};
+use crate::metrics::ListenerLabel;
+use crate::receiver::canonical;
+
+/// How a forwarder runs.
+#[derive(Debug, Clone)]
+pub struct ForwarderConfig {
+    /// UDP addresses exporters send to (port 0 picks a free port).
+    pub listeners: Vec<SocketAddr>,
+    /// The slaves' relay listeners (by convention their flow port + 30000), by index.
+    pub slaves: Vec<SocketAddr>,
+    /// The exporter -> slave state file (JSON, see [`Assignments`]).
+    pub state_file: PathBuf,
+    /// Receive buffer asked for on every listener.
+    pub recv_buffer: usize,
+    /// Send buffer asked for on every forwarding socket.
+    pub send_buffer: usize,
+    /// Most exporters assigned; datagrams of further new exporters are dropped and counted.
+    pub max_exporters: usize,
+    /// How long a thread waits for datagrams before it checks for shutdown.
+    pub poll_interval: Duration,
+}
+
+impl ForwarderConfig {
+    /// Defaults: 8 MiB receive and send buffers, 65,536 exporters, 100 ms poll interval.
+    pub fn new(listeners: Vec<SocketAddr>, slaves: Vec<SocketAddr>, state_file: PathBuf) -> Self {
+        Self {
+            listeners,
+            slaves,
+            state_file,
+            recv_buffer: 8 << 20,
+            send_buffer: 8 << 20,
+            max_exporters: 1 << 16,
+            poll_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A running forwarder.
+#[derive(Debug)]
+pub struct Forwarder {
+    bound: Vec<SocketAddr>,
+    assignments: Arc<Assignments>,
+    metrics: Arc<RelayMetrics>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    /// Loads the assignments, binds every listener and starts one thread per listener.
+    pub fn start(config: ForwarderConfig, metrics: Arc<RelayMetrics>) -> Result<Self, IngestError> {
+        if config.listeners.is_empty() {
+            return Err(IngestError::RelayConfig {
+                setting: "listeners",
+                reason: "a forwarder needs at least one listener".into(),
+            });
+        }
+        let assignments = Arc::new(Assignments::open(
+            config.state_file.clone(),
+            config.slaves.clone(),
+            config.max_exporters,
+        )?);
+        metrics.set_load(assignments.slaves(), &assignments.load());
+        for r in super::metrics::DROP_REASONS {
+            metrics.dropped(r);
+        }
+
+        let mut pairs = Vec::with_capacity(config.listeners.len());
+        for addr in &config.listeners {
+            let (socket, granted) = bind_flow_socket(*addr, config.recv_buffer, config.poll_interval)?;
+            if granted < config.recv_buffer {
+                tracing::warn!(%addr, granted, wanted = config.recv_buffer, "smaller receive buffer than asked");
+            }
+            let rx = BatchReceiver::new(socket);
+            let tx = BatchSender::new(assignments.slaves(), config.send_buffer)?;
+            pairs.push((rx, tx));
+        }
+        let bound = pairs
+            .iter()
+            .map(|(rx, _)| rx.local_addr())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| IngestError::Io {
+                op: "forwarder listener address",
+                source,
+            })?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut forwarder = Self {
+            bound,
+            assignments,
+            metrics,
+            stop,
+            threads: Vec::with_capacity(pairs.len()),
+        };
+        for ((rx, tx), addr) in pairs.into_iter().zip(forwarder.bound.clone()) {
+            let worker = Worker::new(
+                rx,
+                tx,
+                Arc::clone(&forwarder.assignments),
+                Arc::clone(&forwarder.metrics),
+            );
+            let stop = Arc::clone(&forwarder.stop);
+            let name = format!("flowfold-fwd-{}", addr.port());
+            match std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || worker.run(&stop))
+            {
+                Ok(handle) => forwarder.threads.push(handle),
+                Err(e) => {
+                    let _ = forwarder.shutdown();
+                    return Err(IngestError::Thread {
+                        name,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        tracing::info!(listeners = ?forwarder.bound, slaves = ?forwarder.assignments.slaves(), "forwarder started");
+        Ok(forwarder)
+    }
+
+    /// The addresses the listeners are bound to, in the order configured.
+    pub fn bound(&self) -> &[SocketAddr] {
+        &self.bound
+    }
+
+    /// The slaves' relay addresses, by index.
+    pub fn slaves(&self) -> &[SocketAddr] {
+        self.assignments.slaves()
+    }
+
+    /// Every exporter and the index of its slave, sorted by exporter.
+    pub fn assignments(&self) -> Vec<(IpAddr, usize)> {
+        self.assignments.snapshot()
+    }
+
+    /// Moves `exporter` to slave `slave` (an index into [`slaves`](Self::slaves)) and persists
+    /// it; returns its previous slave. Its datagrams go to the new slave from the next receive
+    /// batch on; flows already stored stay where they are.
+    pub fn rebalance(&self, exporter: IpAddr, slave: usize) -> Result<Option<usize>, IngestError> {
+        let previous = self.assignments.rebalance(exporter, slave)?;
+        self.metrics
+            .set_load(self.assignments.slaves(), &self.assignments.load());
+        Ok(previous)
+    }
+
+    /// Stops every thread (within one poll interval).
+    pub fn shutdown(self) -> Result<(), IngestError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut result = Ok(());
+        for handle in self.threads {
+            let name = handle.thread().name().unwrap_or("flowfold-fwd").to_string();
+            if handle.join().is_err() {
+                result = Err(IngestError::Thread {
+                    name,
+                    reason: "panicked".into(),
+                });
+            }
+        }
+        tracing::info!("forwarder stopped");
+        result
+    }
+}
+
+/// Drop counters of one thread, resolved once.
+struct Drops {
+    oversized: Counter,
+    unknown_family: Counter,
+    too_many_exporters: Counter,
+    send_buffer_full: Counter,
+    send_error: Counter,
+}
+
+/// One listener's thread.
+struct Worker {
+    rx: BatchReceiver,
+    tx: BatchSender,
+    assignments: Arc<Assignments>,
+    metrics: Arc<RelayMetrics>,
+    slaves: Vec<SlaveCounters>,
+    drops: Drops,
+    cache: HashMap<IpAddr, usize>,
+    generation: u64,
+}
+
+impl Worker {
+    fn new(rx: BatchReceiver, tx: BatchSender, assignments: Arc<Assignments>, metrics: Arc<RelayMetrics>) -> Self {
+        let slaves = assignments.slaves().iter().map(|s| metrics.slave(*s)).collect();
+        let drops = Drops {
+            oversized: metrics.dropped(reason::OVERSIZED),
+            unknown_family: metrics.dropped(reason::UNKNOWN_FAMILY),
+            too_many_exporters: metrics.dropped(reason::TOO_MANY_EXPORTERS),
+            send_buffer_full: metrics.dropped(reason::SEND_BUFFER_FULL),
+            send_error: metrics.dropped(reason::SEND_ERROR),
+        };
+        let generation = assignments.generation();
+        Self {
+            rx,
+            tx,
+            assignments,
+            metrics,
+            slaves,
+            drops,
+            cache: HashMap::new(),
+            generation,
+        }
+    }
+
+    fn run(mut self, stop: &AtomicBool) {
+        let local = self.rx.local_addr().ok();
+        let mut last_drop_read = Instant::now();
+        let mut last_error_log: Option<Instant> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let n = match self.rx.receive() {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(listener = ?local, error = %e, "receive failed");
+                    std::thread::sleep(Duration::from_millis(50));
+                    0
+                }
+            };
+            if n > 0 {
+                let generation = self.assignments.generation();
+                if generation != self.generation {
+                    self.generation = generation;
+                    self.cache.clear();
+                }
+                let errors = self.forward(n);
+                if let Some(e) = errors
+                    && last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+                {
+                    last_error_log = Some(Instant::now());
+                    tracing::warn!(listener = ?local, error = %e, "forwarding to slaves fails (logged at most every 10 s)");
+                }
+            }
+            if last_drop_read.elapsed() >= Duration::from_secs(1) {
+                last_drop_read = Instant::now();
+                if let Some(addr) = local
+                    && let Some(drops) = kernel_drops(addr.port())
+                {
+                    let label = ListenerLabel {
+                        listener: addr.to_string(),
+                    };
+                    self.metrics
+                        .socket_drops
+                        .get_or_create(&label)
+                        .set(i64::try_from(drops).unwrap_or(i64::MAX));
+                }
+            }
+        }
+    }
+
+    /// Forwards the `n` datagrams just received; returns the last send error, if any.
+    fn forward(&mut self, n: usize) -> Option<io::Error> {
+        let Self {
+            rx,
+            tx,
+            assignments,
+            metrics,
+            slaves,
+            drops,
+            cache,
+            ..
+        } = self;
+        let mut route = |d: &Datagram<'_>| -> Option<usize> {
+            if d.truncated || d.payload.len() > MAX_RELAY_PAYLOAD {
+                drops.oversized.inc();
+                return None;
+            }
+            let exporter = canonical(d.source);
+            if let Some(&slave) = cache.get(&exporter) {
+                return Some(slave);
+            }
+            let Some(assigned) = assignments.assign(exporter) else {
+                drops.too_many_exporters.inc();
+                return None;
+            };
+            if assigned.new {
+                metrics.set_load(assignments.slaves(), &assignments.load());
+            }
+            cache.insert(exporter, assigned.slave);
+            Some(assigned.slave)
+        };
+        let rx = &*rx;
+        let outgoing = (0..n).filter_map(|i| {
+            let Some(d) = rx.datagram(i) else {
+                drops.unknown_family.inc();
+                return None;
+            };
+            Some(Outgoing {
+                target: route(&d)?,
+                source: d.source,
+                payload: d.payload,
+            })
+        });
+        let mut last_error = None;
+        tx.send(outgoing, |slave, result| match result {
+            Ok(bytes) => {
+                slaves[slave].datagrams.inc();
+                slaves[slave].bytes.inc_by(bytes as u64);
+            }
+            Err(e) => {
+                if let Some(s) = slaves.get(slave) {
+                    s.send_errors.inc();
+                }
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    drops.send_buffer_full.inc();
+                } else {
+                    drops.send_error.inc();
+                }
+                last_error = Some(e);
+            }
+        });
+        last_error
+    }
+}

@@ -1,0 +1,178 @@
+//! Counters of a proxy's forwarder, in the same Prometheus registry as everything else.
+//!
+//! Per-slave and per-reason counters are resolved once per forwarding thread, so counting a
+//! datagram costs an atomic add, not a label hash.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::ListenerLabel;
+
+/// Label set naming a slave by its relay address.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SlaveLabel {
+    /// The slave's relay address as text.
+    pub slave: String,
+}
+
+/// Label set of a forwarder drop.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Why: one of [`DROP_REASONS`].
+    pub reason: String,
+}
+
+/// Why a forwarder drops a datagram.
+pub mod reason {
+    /// Longer than a frame can carry (or cut by the receive buffer).
+    pub const OVERSIZED: &str = "oversized_datagram";
+    /// The sender's address family is neither IPv4 nor IPv6.
+    pub const UNKNOWN_FAMILY: &str = "unknown_address_family";
+    /// A new exporter while `max_exporters` are already assigned.
+    pub const TOO_MANY_EXPORTERS: &str = "too_many_exporters";
+    /// The send buffer was full (non-blocking send).
+    pub const SEND_BUFFER_FULL: &str = "send_buffer_full";
+    /// Any other send error.
+    pub const SEND_ERROR: &str = "send_error";
+}
+
+/// Every label of [`RelayMetrics::datagrams_dropped`].
+pub const DROP_REASONS: [&str; 5] = [
+    reason::OVERSIZED,
+    reason::UNKNOWN_FAMILY,
+    reason::TOO_MANY_EXPORTERS,
+    reason::SEND_BUFFER_FULL,
+    reason::SEND_ERROR,
+];
+
+/// Every forwarder counter.
+#[derive(Debug, Default)]
+pub struct RelayMetrics {
+    /// Datagrams forwarded, per slave.
+    pub datagrams_forwarded: Family<SlaveLabel, Counter>,
+    /// Bytes sent, frame headers included, per slave.
+    pub bytes_forwarded: Family<SlaveLabel, Counter>,
+    /// Sends that failed, per slave (each one is also a drop).
+    pub send_errors: Family<SlaveLabel, Counter>,
+    /// Exporters assigned, per slave.
+    pub exporters_assigned: Family<SlaveLabel, Gauge>,
+    /// Datagrams not forwarded, per reason.
+    pub datagrams_dropped: Family<ReasonLabel, Counter>,
+    /// Datagrams the kernel dropped on a forwarder listener because its buffer was full.
+    pub socket_drops: Family<ListenerLabel, Gauge>,
+}
+
+/// The counters of one slave, resolved once.
+#[derive(Debug, Clone)]
+pub(crate) struct SlaveCounters {
+    pub datagrams: Counter,
+    pub bytes: Counter,
+    pub send_errors: Counter,
+}
+
+impl RelayMetrics {
+    /// A fresh set of counters.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Registers every counter under the `flowfold_relay` prefix.
+    pub fn register(self: &Arc<Self>, registry: &mut Registry) {
+        let m = self.as_ref();
+        registry.register(
+            "flowfold_relay_datagrams_forwarded",
+            "Datagrams forwarded to a slave",
+            m.datagrams_forwarded.clone(),
+        );
+        registry.register(
+            "flowfold_relay_bytes_forwarded",
+            "Bytes forwarded to a slave, frame headers included",
+            m.bytes_forwarded.clone(),
+        );
+        registry.register(
+            "flowfold_relay_send_errors",
+            "Failed sends to a slave",
+            m.send_errors.clone(),
+        );
+        registry.register(
+            "flowfold_relay_exporters_assigned",
+            "Exporters assigned to a slave",
+            m.exporters_assigned.clone(),
+        );
+        registry.register(
+            "flowfold_relay_datagrams_dropped",
+            "Datagrams not forwarded, by reason",
+            m.datagrams_dropped.clone(),
+        );
+        registry.register(
+            "flowfold_relay_socket_drops",
+            "Datagrams dropped by the kernel on a forwarder listener",
+            m.socket_drops.clone(),
+        );
+    }
+
+    /// The counter of drops for `reason`.
+    pub fn dropped(&self, reason: &str) -> Counter {
+        self.datagrams_dropped
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .clone()
+    }
+
+    pub(crate) fn slave(&self, relay: std::net::SocketAddr) -> SlaveCounters {
+        let label = SlaveLabel {
+            slave: relay.to_string(),
+        };
+        SlaveCounters {
+            datagrams: self.datagrams_forwarded.get_or_create(&label).clone(),
+            bytes: self.bytes_forwarded.get_or_create(&label).clone(),
+            send_errors: self.send_errors.get_or_create(&label).clone(),
+        }
+    }
+
+    /// Sets the per-slave exporter gauges from `load` (exporters per slave index).
+    pub(crate) fn set_load(&self, slaves: &[std::net::SocketAddr], load: &[usize]) {
+        for (relay, n) in slaves.iter().zip(load) {
+            let label = SlaveLabel {
+                slave: relay.to_string(),
+            };
+            self.exporters_assigned
+                .get_or_create(&label)
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::render;
+
+    #[test]
+    fn forwarder_counters_appear_with_their_labels() {
+        let metrics = RelayMetrics::new();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let relay = "127.0.0.1:32055".parse().unwrap();
+        let slave = metrics.slave(relay);
+        slave.datagrams.inc_by(2);
+        slave.bytes.inc_by(144);
+        metrics.dropped(reason::TOO_MANY_EXPORTERS).inc();
+        metrics.set_load(&[relay], &[3]);
+        let text = render(&registry);
+        for line in [
+            "flowfold_relay_datagrams_forwarded_total{slave=\"127.0.0.1:32055\"} 2",
+            "flowfold_relay_bytes_forwarded_total{slave=\"127.0.0.1:32055\"} 144",
+            "flowfold_relay_exporters_assigned{slave=\"127.0.0.1:32055\"} 3",
+            "flowfold_relay_datagrams_dropped_total{reason=\"too_many_exporters\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+}

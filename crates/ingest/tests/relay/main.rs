@@ -1,0 +1,6 @@
+//! Flow-source distribution over real UDP sockets on loopback: slaves with relay listeners
+//! over temporary stores, a forwarder in front of them, exporters on 127.0.0.x addresses.
+
+mod bad_frames;
+mod forward;
+mod harness;
