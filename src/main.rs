@@ -25,7 +25,8 @@ struct Cli {
 enum Command {
     /// Run a standalone node: collect flows into a data directory and answer SQL over them.
     Standalone(cli::standalone::StandaloneArgs),
-    /// Run a slave: a standalone node that also runs the query fragments a master sends.
+    /// Run a slave: a standalone node that also receives export relayed by its proxy (flow
+    /// ports + 30000) and runs the query fragments a master sends.
     Slave(cli::standalone::StandaloneArgs),
     /// Run a master: answer SQL over the flows stored on the slaves of its cluster.
     Master(cli::master::MasterArgs),
@@ -45,7 +46,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
     let result = match cli.command {
-        Command::Standalone(args) | Command::Slave(args) => cli::standalone::run(args),
+        Command::Standalone(args) => cli::standalone::run(args, cli::standalone::Role::Standalone),
+        Command::Slave(args) => cli::standalone::run(args, cli::standalone::Role::Slave),
         Command::Master(args) => cli::master::run(args),
         Command::Proxy(args) => cli::proxy::run(args),
         Command::Sql(args) => cli::sql::run(args),

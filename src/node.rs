@@ -22,6 +22,8 @@ pub struct NodeSettings {
     pub name: String,
     pub data_dir: PathBuf,
     pub flows: Vec<SocketAddr>,
+    /// UDP addresses receiving export relayed by a proxy.
+    pub relays: Vec<SocketAddr>,
     pub metrics: SocketAddr,
     pub recv_buffer: usize,
     pub window: Duration,
@@ -43,6 +45,8 @@ pub struct ReadyInfo {
     pub pid: u32,
     pub data: PathBuf,
     pub flows: Vec<SocketAddr>,
+    /// Relay listeners (export forwarded by a proxy).
+    pub relays: Vec<SocketAddr>,
     pub metrics: SocketAddr,
     pub query: SocketAddr,
 }
@@ -79,6 +83,7 @@ impl Node {
         metrics.register(&mut registry);
         let mut ingest_config = IngestConfig::new(settings.flows.clone(), settings.data_dir.join("state"));
         ingest_config.recv_buffer = settings.recv_buffer;
+        ingest_config.relay_listeners = settings.relays.clone();
         let ingest = Ingest::start(ingest_config, store, Arc::clone(&metrics))?;
 
         let query_metrics = QueryMetrics::new();
@@ -90,6 +95,7 @@ impl Node {
             pid: std::process::id(),
             data: settings.data_dir,
             flows: ingest.bound().to_vec(),
+            relays: ingest.bound_relays().to_vec(),
             metrics: metrics_addr,
             query: query_addr,
         };

@@ -1,10 +1,12 @@
-//! A running proxy: the worker service that merges its group's partial aggregates, and the
-//! metrics endpoint. Flow distribution to its slaves comes with the control-plane issue.
+//! A running proxy: the site's export target forwarding each exporter's datagrams to its slave
+//! (flow-source model), the worker service that merges its group's partial aggregates, and the
+//! metrics endpoint.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use engine::sql::QueryResources;
+use ingest::relay::{Forwarder, ForwarderConfig, RelayMetrics};
 use planner::{WorkerTimeouts, flow_worker, serve_worker};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
@@ -13,20 +15,53 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct ProxyReady {
     pub pid: u32,
+    /// Flow listeners (empty when the proxy only merges).
+    pub flows: Vec<SocketAddr>,
     pub query: SocketAddr,
     pub metrics: SocketAddr,
+}
+
+/// The flow-source distribution of a proxy.
+#[derive(Debug, Clone)]
+pub struct Distribution {
+    /// UDP listeners exporters send to.
+    pub listen: Vec<SocketAddr>,
+    /// Receive buffer per listener.
+    pub recv_buffer: usize,
+    /// The slaves' relay addresses.
+    pub slaves: Vec<SocketAddr>,
+    /// Exporter -> slave assignments, kept across restarts.
+    pub state: std::path::PathBuf,
 }
 
 /// A started proxy.
 pub struct Proxy {
     pub ready: ProxyReady,
+    forwarder: Option<Forwarder>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Proxy {
-    /// Binds the query port (worker service) and the metrics endpoint.
-    pub async fn start(query: SocketAddr, metrics: SocketAddr, resources: &QueryResources) -> anyhow::Result<Proxy> {
+    /// Binds the query port (worker service) and the metrics endpoint, and with `distribution`
+    /// the flow listeners.
+    pub async fn start(
+        query: SocketAddr,
+        metrics: SocketAddr,
+        resources: &QueryResources,
+        distribution: Option<Distribution>,
+    ) -> anyhow::Result<Proxy> {
+        let mut registry = Registry::default();
+        let forwarder = match distribution {
+            Some(d) => {
+                let relay_metrics = RelayMetrics::new();
+                relay_metrics.register(&mut registry);
+                let mut config = ForwarderConfig::new(d.listen, d.slaves, d.state);
+                config.recv_buffer = d.recv_buffer;
+                Some(Forwarder::start(config, relay_metrics).context("starting the flow distribution")?)
+            }
+            None => None,
+        };
         let worker = flow_worker(None, resources, WorkerTimeouts::default())?;
         let listener = tokio::net::TcpListener::bind(query)
             .await
@@ -41,23 +76,29 @@ impl Proxy {
                 tracing::error!(error = %e, "worker service stopped");
             }
         });
-        let (metrics, metrics_task) = crate::node::serve_metrics(metrics, Registry::default()).await?;
+        let (metrics, metrics_task) = crate::node::serve_metrics(metrics, registry).await?;
         Ok(Proxy {
             ready: ProxyReady {
                 pid: std::process::id(),
+                flows: forwarder.as_ref().map(|f| f.bound().to_vec()).unwrap_or_default(),
                 query,
                 metrics,
             },
+            forwarder,
             tasks: vec![worker_task, metrics_task],
             stop,
         })
     }
 
-    /// Stops serving.
-    pub async fn shutdown(self) {
+    /// Stops forwarding and serving.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         for task in self.tasks {
             task.abort();
         }
+        if let Some(forwarder) = self.forwarder {
+            tokio::task::spawn_blocking(move || forwarder.shutdown()).await??;
+        }
+        Ok(())
     }
 }

@@ -71,7 +71,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ];
         let resources = engine::sql::QueryResources::default();
         let any: std::net::SocketAddr = "127.0.0.1:0".parse()?;
-        let proxy = Proxy::start(any, any, &resources).await?;
+        let proxy = Proxy::start(any, any, &resources, None).await?;
         let node = |name: &str, addr: std::net::SocketAddr| planner::SlaveRef {
             name: name.to_string(),
             query: addr.to_string(),
@@ -164,7 +164,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             tokio::signal::ctrl_c().await?;
         }
         master.shutdown().await;
-        proxy.shutdown().await;
+        proxy.shutdown().await?;
         for slave in slaves {
             slave.shutdown().await?;
         }
@@ -192,6 +192,7 @@ fn slave_settings(name: &str, data_dir: &std::path::Path) -> NodeSettings {
         name: name.to_string(),
         data_dir: data_dir.join(name),
         flows: vec![any],
+        relays: Vec::new(),
         metrics: any,
         recv_buffer: 8 << 20,
         window: Duration::from_secs(300),

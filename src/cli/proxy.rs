@@ -1,6 +1,5 @@
-//! `flowfold proxy`: merge the partial aggregates of a proxy group's slaves for the master, until
-//! SIGINT or SIGTERM. (Receiving the site's export and distributing it to the slaves is not built
-//! yet: exporters send to the slaves.)
+//! `flowfold proxy`: a site's export target: forward each exporter's datagrams to one slave of the
+//! group, and merge the slaves' partial aggregates for the master, until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +9,7 @@ use engine::sql::QueryResources;
 use super::standalone::{set, wait_for_signal, write_ready_file};
 use crate::config::proxy::ProxyConfig;
 use crate::config::units::Bytes;
-use crate::proxy::Proxy;
+use crate::proxy::{Distribution, Proxy};
 
 /// Flags of `flowfold proxy`; each overrides the configuration file (`config/proxy.toml`).
 #[derive(Debug, clap::Args)]
@@ -25,6 +24,16 @@ pub struct ProxyArgs {
     /// Address of the Prometheus `/metrics` endpoint. [config: metrics.listen]
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
+    /// UDP address exporters send to (repeatable). [config: ingest.listen]
+    #[arg(long = "flows")]
+    pub flows: Vec<SocketAddr>,
+    /// A slave's relay address (its flow port + 30000; repeatable, in the group's order).
+    /// [config: distribution.slaves]
+    #[arg(long = "slave")]
+    pub slaves: Vec<SocketAddr>,
+    /// File keeping each exporter's slave across restarts. [config: distribution.state]
+    #[arg(long)]
+    pub state: Option<PathBuf>,
     /// Memory the proxy's merges may use together (spilling beyond it). [config: query.memory]
     #[arg(long, value_parser = super::standalone::parse_size)]
     pub query_memory: Option<usize>,
@@ -41,19 +50,31 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
     set(&mut config.query.listen, args.query);
     set(&mut config.metrics.listen, args.metrics);
     set(&mut config.query.memory, args.query_memory.map(Bytes));
+    if !args.flows.is_empty() {
+        config.ingest.listen = args.flows.clone();
+    }
+    if !args.slaves.is_empty() {
+        config.distribution.slaves = args.slaves.clone();
+    }
+    set(&mut config.distribution.state, args.state.clone());
+    let distribution = (!config.distribution.slaves.is_empty()).then(|| Distribution {
+        listen: config.ingest.listen.clone(),
+        recv_buffer: config.ingest.recv_buffer.0,
+        slaves: config.distribution.slaves.clone(),
+        state: config.distribution.state.clone(),
+    });
     let resources = QueryResources {
         memory_bytes: config.query.memory.0,
         ..QueryResources::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let proxy = Proxy::start(config.query.listen, config.metrics.listen, &resources).await?;
+        let proxy = Proxy::start(config.query.listen, config.metrics.listen, &resources, distribution).await?;
         if let Some(path) = &args.ready_file {
             write_ready_file(path, &proxy.ready)?;
         }
         tracing::info!(ready = ?proxy.ready, "proxy ready");
         wait_for_signal().await?;
-        proxy.shutdown().await;
-        Ok(())
+        proxy.shutdown().await
     })
 }

@@ -110,6 +110,7 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
         name: c.name.clone().unwrap_or_else(|| "standalone".to_string()),
         data_dir,
         flows: c.ingest.listen.clone(),
+        relays: c.ingest.relay_listen.clone(),
         metrics: c.metrics.listen,
         recv_buffer: c.ingest.recv_buffer.0,
         window: c.storage.window.0,
@@ -134,8 +135,40 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
 
 pub use crate::config::units::parse_size;
 
-pub fn run(args: StandaloneArgs) -> anyhow::Result<()> {
-    let config = args.config()?;
+/// Which subcommand runs the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `flowfold standalone`: relay listeners only if configured.
+    Standalone,
+    /// `flowfold slave`: relay listeners on each flow port + 30000 unless configured.
+    Slave,
+}
+
+/// Offset from a flow listener's port to the relay port a slave opens for its proxy.
+pub const RELAY_PORT_OFFSET: u16 = 30000;
+
+/// The relay listeners a slave opens by default: each flow listener's port + 30000 (port 0 stays
+/// 0: any free port).
+pub fn default_relays(flows: &[SocketAddr]) -> anyhow::Result<Vec<SocketAddr>> {
+    flows
+        .iter()
+        .map(|a| {
+            let port = match a.port() {
+                0 => 0,
+                p => p.checked_add(RELAY_PORT_OFFSET).with_context(|| {
+                    format!("flow port {p} + {RELAY_PORT_OFFSET} is not a port: set ingest.relay_listen")
+                })?,
+            };
+            Ok(SocketAddr::new(a.ip(), port))
+        })
+        .collect()
+}
+
+pub fn run(args: StandaloneArgs, role: Role) -> anyhow::Result<()> {
+    let mut config = args.config()?;
+    if role == Role::Slave && config.ingest.relay_listen.is_empty() {
+        config.ingest.relay_listen = default_relays(&config.ingest.listen)?;
+    }
     if args.print_config {
         print!("{}", config.to_toml()?);
         return Ok(());
@@ -172,4 +205,21 @@ pub async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slave_relays_on_each_flow_port_plus_30000() {
+        let flows: Vec<SocketAddr> = vec!["0.0.0.0:2055".parse().unwrap(), "127.0.0.2:0".parse().unwrap()];
+        let relays = default_relays(&flows).unwrap();
+        assert_eq!(
+            relays,
+            vec!["0.0.0.0:32055".parse().unwrap(), "127.0.0.2:0".parse().unwrap()]
+        );
+        let err = default_relays(&["0.0.0.0:40000".parse().unwrap()]).unwrap_err();
+        assert!(format!("{err:#}").contains("relay_listen"), "{err:#}");
+    }
 }

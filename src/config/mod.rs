@@ -40,6 +40,9 @@ pub struct NodeConfig {
 pub struct IngestSection {
     /// UDP addresses that receive flow export (port 0 picks a free port).
     pub listen: Vec<SocketAddr>,
+    /// UDP addresses that receive export relayed by a proxy (framed with the exporter's
+    /// address). Empty: none for `standalone`; for `slave`, each `listen` port + 30000.
+    pub relay_listen: Vec<SocketAddr>,
     /// Socket receive buffer per listener.
     pub recv_buffer: Bytes,
 }
@@ -100,6 +103,7 @@ impl Default for IngestSection {
     fn default() -> Self {
         IngestSection {
             listen: vec![addr("0.0.0.0:2055"), addr("0.0.0.0:4739"), addr("0.0.0.0:9996")],
+            relay_listen: Vec::new(),
             recv_buffer: Bytes(8 << 20),
         }
     }

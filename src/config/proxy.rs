@@ -2,7 +2,7 @@
 //! errors. See `config/proxy.toml`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -14,10 +14,55 @@ use super::units::Bytes;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyConfig {
+    /// The site's export: the UDP listeners exporters send to.
+    pub ingest: ProxyIngestSection,
+    /// Where the export goes: the group's slaves.
+    pub distribution: DistributionSection,
     /// The worker service the master sends merge stages to.
     pub query: ProxyQuerySection,
     /// The Prometheus endpoint.
     pub metrics: MetricsSection,
+}
+
+/// `[ingest]` of a proxy.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyIngestSection {
+    /// UDP addresses exporters send to (port 0 picks a free port).
+    pub listen: Vec<SocketAddr>,
+    /// Socket receive buffer per listener.
+    pub recv_buffer: Bytes,
+}
+
+impl Default for ProxyIngestSection {
+    fn default() -> Self {
+        ProxyIngestSection {
+            listen: ["0.0.0.0:2055", "0.0.0.0:4739", "0.0.0.0:9996"]
+                .iter()
+                .map(|a| a.parse().expect("a valid address"))
+                .collect(),
+            recv_buffer: Bytes(8 << 20),
+        }
+    }
+}
+
+/// `[distribution]` of a proxy: the flow-source model.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DistributionSection {
+    /// The slaves' relay addresses (their flow port + 30000). Empty: the proxy only merges.
+    pub slaves: Vec<SocketAddr>,
+    /// The file keeping each exporter's slave across restarts.
+    pub state: PathBuf,
+}
+
+impl Default for DistributionSection {
+    fn default() -> Self {
+        DistributionSection {
+            slaves: Vec::new(),
+            state: PathBuf::from("/var/lib/flowfold-proxy/assignments.json"),
+        }
+    }
 }
 
 /// `[query]` of a proxy.

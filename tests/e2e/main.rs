@@ -8,6 +8,7 @@ mod flight_sql;
 mod generator_truth;
 mod malformed;
 mod nfdump_filters;
+mod proxy_distribution;
 mod softflowd;
 mod top;
 

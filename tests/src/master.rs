@@ -76,18 +76,27 @@ pub struct ProxyNode {
     child: Option<Child>,
     /// Its worker service.
     pub query: SocketAddr,
+    /// Its flow listeners (when it distributes flows).
+    pub flows: Vec<SocketAddr>,
 }
 
 impl ProxyNode {
     /// Starts `binary proxy` with its ports on `host`, its ready file at `dir/NAME.ready.json`.
     pub fn start(binary: &Path, dir: &Path, name: &str, host: &str) -> anyhow::Result<ProxyNode> {
+        Self::start_with(binary, dir, name, host, &[])
+    }
+
+    /// Like [`ProxyNode::start`], with `extra` flags (`--flows`, `--slave`, `--state`).
+    pub fn start_with(binary: &Path, dir: &Path, name: &str, host: &str, extra: &[&str]) -> anyhow::Result<ProxyNode> {
         let any_port = format!("{host}:0");
         let ready_file = dir.join(format!("{name}.ready.json"));
-        let args = ["proxy", "--query", &any_port, "--metrics", &any_port];
+        let mut args = vec!["proxy", "--query", &any_port, "--metrics", &any_port];
+        args.extend_from_slice(extra);
         let (child, json) = spawn_ready(binary, &args, &ready_file)?;
         Ok(ProxyNode {
             child: Some(child),
             query: json["query"].as_str().context("ready file names query")?.parse()?,
+            flows: crate::node::addresses(&json["flows"]),
         })
     }
 

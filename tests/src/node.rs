@@ -14,6 +14,8 @@ use crate::wait_for;
 #[derive(Debug, Clone)]
 pub struct Ready {
     pub flows: Vec<SocketAddr>,
+    /// Relay listeners (export forwarded by a proxy; `slave` opens them).
+    pub relays: Vec<SocketAddr>,
     pub metrics: SocketAddr,
     /// The Flight SQL service.
     pub query: SocketAddr,
@@ -64,6 +66,7 @@ impl Standalone {
             child: Some(child),
             ready: Ready {
                 flows: Vec::new(),
+                relays: Vec::new(),
                 metrics: "127.0.0.1:0".parse()?,
                 query: "127.0.0.1:0".parse()?,
             },
@@ -84,6 +87,7 @@ impl Standalone {
                 .iter()
                 .filter_map(|v| v.as_str()?.parse().ok())
                 .collect(),
+            relays: addresses(&json["relays"]),
             metrics: json["metrics"].as_str().context("ready file names metrics")?.parse()?,
             query: json["query"].as_str().context("ready file names query")?.parse()?,
         };
@@ -224,6 +228,14 @@ pub fn sql(binary: &Path, data: &Path, query: &str) -> anyhow::Result<Vec<Value>
         bail!("flowfold sql failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     json_rows(&out.stdout)
+}
+
+/// The socket addresses of a JSON array of strings (none if it is not one).
+pub fn addresses(value: &Value) -> Vec<SocketAddr> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// Runs `flowfold sql --connect ADDR --format json QUERY`; an error carries the server's message.

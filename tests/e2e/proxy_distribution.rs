@@ -1,0 +1,112 @@
+//! A proxy as a site's export target (flow-source model): the generator sends six exporters to
+//! the proxy, which forwards each exporter's datagrams to one of three slaves (`flowfold slave`,
+//! relay ports), keeping the exporter's address. The master, reading the group through that
+//! proxy, must report the generator's ground truth per exporter; every exporter's flows must be
+//! on exactly one slave, two exporters per slave.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use flowfold_tests::master::{GroupSpec, Master, ProxyNode, topology_toml};
+use flowfold_tests::node::Standalone;
+use serde_json::Value;
+
+use crate::{flowfold, generate};
+
+const FLOWS: u64 = 30_000;
+
+/// `exporter -> [flows, packets, bytes]` of rows with those columns.
+fn totals(rows: &[Value]) -> BTreeMap<String, [u64; 3]> {
+    rows.iter()
+        .map(|r| {
+            let get = |k: &str| r[k].as_u64().unwrap_or(0);
+            let exporter = r["exporter"].as_str().unwrap_or_default().to_string();
+            (exporter, [get("flows"), get("packets"), get("bytes")])
+        })
+        .collect()
+}
+
+#[test]
+fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bin = flowfold();
+    let slaves = [
+        Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.51")?,
+        Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.52")?,
+        Standalone::start_slave(bin, &dir.path().join("s3"), "s3", "127.0.0.53")?,
+    ];
+    let relays: Vec<String> = slaves.iter().map(|s| s.ready.relays[0].to_string()).collect();
+    let state = dir.path().join("assignments.json");
+    let mut flags = vec![
+        "--flows",
+        "127.0.0.50:0",
+        "--state",
+        state.to_str().expect("utf-8 path"),
+    ];
+    for relay in &relays {
+        flags.extend(["--slave", relay.as_str()]);
+    }
+    let proxy = ProxyNode::start_with(bin, dir.path(), "p1", "127.0.0.50", &flags)?;
+
+    let truth = dir.path().join("truth.parquet");
+    let summary = generate(&[
+        "--target",
+        &proxy.flows[0].to_string(),
+        "--exporters",
+        "6",
+        "--flows",
+        &FLOWS.to_string(),
+        "--rate",
+        "50000",
+        "--seed",
+        "21",
+        "--truth",
+        truth.to_str().expect("utf-8 path"),
+    ])?;
+    assert_eq!(summary["flows"].as_u64(), Some(FLOWS), "{summary}");
+
+    let cluster = topology_toml(&[(
+        "site",
+        vec![GroupSpec {
+            name: "g1",
+            priority: 1,
+            proxy: Some(("p1", &proxy)),
+            slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1]), ("s3", &slaves[2])],
+        }],
+    )]);
+    let master = Master::start(bin, dir.path(), "127.0.0.54", &cluster)?;
+    let mut stored = 0;
+    flowfold_tests::wait_for("every flow stored on the slaves", Duration::from_secs(60), || {
+        stored = master.sql("SELECT count(*) AS n FROM flows").ok()?[0]["n"].as_u64()?;
+        (stored == FLOWS).then_some(())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}: {stored} of {FLOWS} flows stored"))?;
+
+    // Per exporter, the master's totals are the generator's ground truth.
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(truth.with_extension("json"))?)?;
+    let want: BTreeMap<String, [u64; 3]> = totals(truth["exporters"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+    let got = totals(&master.sql(
+        "SELECT ip_text(exporter) AS exporter, count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes \
+         FROM flows GROUP BY exporter",
+    )?);
+    assert_eq!(want.len(), 6, "{truth}");
+    assert_eq!(got, want, "stored per-exporter totals differ from the ground truth");
+
+    // Each exporter on exactly one slave, two per slave (fewest-first assignment).
+    let mut seen = BTreeSet::new();
+    for slave in &slaves {
+        let rows = slave.sql_remote("SELECT DISTINCT ip_text(exporter) AS exporter FROM flows")?;
+        let mine: BTreeSet<String> = rows
+            .iter()
+            .filter_map(|r| Some(r["exporter"].as_str()?.to_string()))
+            .collect();
+        assert_eq!(mine.len(), 2, "{mine:?}");
+        for exporter in mine {
+            assert!(seen.insert(exporter.clone()), "{exporter} is on two slaves");
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    let assignments = std::fs::read_to_string(&state)?;
+    assert_eq!(assignments.matches("127.0.1.").count(), 6, "{assignments}");
+    Ok(())
+}
