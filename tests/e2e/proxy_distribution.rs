@@ -2,7 +2,8 @@
 //! the proxy, which forwards each exporter's datagrams to one of three slaves (`flowfold slave`,
 //! relay ports), keeping the exporter's address. The master, reading the group through that
 //! proxy, must report the generator's ground truth per exporter; every exporter's flows must be
-//! on exactly one slave, two exporters per slave.
+//! on exactly one slave, two exporters per slave. A slave added later receives the new exporters
+//! while the known ones stay where they are.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -37,7 +38,7 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
     ];
     let relays: Vec<String> = slaves.iter().map(|s| s.ready.relays[0].to_string()).collect();
     let state = dir.path().join("assignments.json");
-    let mut flags = vec![
+    let mut flags: Vec<&str> = vec![
         "--flows",
         "127.0.0.50:0",
         "--state",
@@ -108,5 +109,49 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
     assert_eq!(seen.len(), 6);
     let assignments = std::fs::read_to_string(&state)?;
     assert_eq!(assignments.matches("127.0.1.").count(), 6, "{assignments}");
+
+    // A slave added to the group (the proxy restarted with it, same state file): the six known
+    // exporters stay where they are, two new exporters go to the new, emptiest slave.
+    proxy.kill()?;
+    let s4 = Standalone::start_slave(bin, &dir.path().join("s4"), "s4", "127.0.0.55")?;
+    let s4_relay = s4.ready.relays[0].to_string();
+    flags.extend(["--slave", s4_relay.as_str()]);
+    let proxy = ProxyNode::start_with(bin, dir.path(), "p1-again", "127.0.0.50", &flags)?;
+    for (seed, exporters, base) in [("21", "6", "127.0.1.1"), ("22", "2", "127.0.3.1")] {
+        let summary = generate(&[
+            "--target",
+            &proxy.flows[0].to_string(),
+            "--exporters",
+            exporters,
+            "--flows",
+            "6000",
+            "--rate",
+            "50000",
+            "--seed",
+            seed,
+            "--source-base",
+            base,
+        ])?;
+        assert_eq!(summary["flows"].as_u64(), Some(6000), "{summary}");
+    }
+    flowfold_tests::wait_for("the new slave to store its flows", Duration::from_secs(60), || {
+        let rows = s4.sql_remote("SELECT count(*) AS n FROM flows").ok()?;
+        (rows[0]["n"].as_u64()? == 6000).then_some(())
+    })?;
+    let rows = s4.sql_remote("SELECT DISTINCT ip_text(exporter) AS e FROM flows ORDER BY e")?;
+    let on_s4: Vec<&str> = rows.iter().filter_map(|r| r["e"].as_str()).collect();
+    assert_eq!(
+        on_s4,
+        ["127.0.3.1", "127.0.3.2"],
+        "only the new exporters go to the new slave"
+    );
+    for slave in &slaves {
+        let rows = slave.sql_remote("SELECT count(DISTINCT exporter) AS n FROM flows")?;
+        assert_eq!(
+            rows[0]["n"].as_u64(),
+            Some(2),
+            "the old slaves keep their two exporters"
+        );
+    }
     Ok(())
 }
