@@ -7,6 +7,7 @@ mod master;
 mod node;
 mod output;
 mod proxy;
+mod proxy_admin;
 
 use clap::{Parser, Subcommand};
 

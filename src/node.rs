@@ -167,18 +167,29 @@ pub async fn serve_metrics(
     addr: SocketAddr,
     registry: Registry,
 ) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_http(addr, registry, axum::Router::new()).await
+}
+
+/// Serves `GET /metrics` of `registry` and the routes of `extra` on `addr`.
+pub async fn serve_http(
+    addr: SocketAddr,
+    registry: Registry,
+    extra: axum::Router,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the metrics endpoint {addr}"))?;
     let bound = listener.local_addr()?;
     let registry = Arc::new(registry);
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let registry = Arc::clone(&registry);
-            async move { render(&registry) }
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let registry = Arc::clone(&registry);
+                async move { render(&registry) }
+            }),
+        )
+        .merge(extra);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "metrics endpoint stopped");

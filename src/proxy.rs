@@ -3,6 +3,8 @@
 //! metrics endpoint.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use engine::sql::QueryResources;
@@ -37,7 +39,7 @@ pub struct Distribution {
 /// A started proxy.
 pub struct Proxy {
     pub ready: ProxyReady,
-    forwarder: Option<Forwarder>,
+    forwarder: Option<Arc<Forwarder>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -58,7 +60,9 @@ impl Proxy {
                 relay_metrics.register(&mut registry);
                 let mut config = ForwarderConfig::new(d.listen, d.slaves, d.state);
                 config.recv_buffer = d.recv_buffer;
-                Some(Forwarder::start(config, relay_metrics).context("starting the flow distribution")?)
+                Some(Arc::new(
+                    Forwarder::start(config, relay_metrics).context("starting the flow distribution")?,
+                ))
             }
             None => None,
         };
@@ -76,7 +80,11 @@ impl Proxy {
                 tracing::error!(error = %e, "worker service stopped");
             }
         });
-        let (metrics, metrics_task) = crate::node::serve_metrics(metrics, registry).await?;
+        let admin = match &forwarder {
+            Some(f) => crate::proxy_admin::routes(Arc::clone(f)),
+            None => axum::Router::new(),
+        };
+        let (metrics, metrics_task) = crate::node::serve_http(metrics, registry, admin).await?;
         Ok(Proxy {
             ready: ProxyReady {
                 pid: std::process::id(),
@@ -97,8 +105,22 @@ impl Proxy {
             task.abort();
         }
         if let Some(forwarder) = self.forwarder {
+            // The admin routes held the other references; their server task is aborted above.
+            let forwarder = wait_unique(forwarder).await;
             tokio::task::spawn_blocking(move || forwarder.shutdown()).await??;
         }
         Ok(())
+    }
+}
+
+/// The forwarder once every other reference is dropped (the aborted HTTP task lets go of its
+/// copy shortly after).
+async fn wait_unique(mut forwarder: Arc<Forwarder>) -> Forwarder {
+    loop {
+        match Arc::try_unwrap(forwarder) {
+            Ok(owned) => return owned,
+            Err(shared) => forwarder = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -153,5 +153,11 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
             "the old slaves keep their two exporters"
         );
     }
+    // The admin route lists every exporter's slave (index into --slave).
+    let listing = flowfold_tests::http_get(proxy.http, "/assignments")?;
+    for (exporter, slave) in [("127.0.3.1", 3), ("127.0.3.2", 3)] {
+        assert!(listing.contains(&format!("\"{exporter}\":{slave}")), "{listing}");
+    }
+    assert_eq!(listing.matches("\"127.0.1.").count(), 6, "{listing}");
     Ok(())
 }

@@ -78,6 +78,8 @@ pub struct ProxyNode {
     pub query: SocketAddr,
     /// Its flow listeners (when it distributes flows).
     pub flows: Vec<SocketAddr>,
+    /// Its metrics and admin endpoint.
+    pub http: SocketAddr,
 }
 
 impl ProxyNode {
@@ -97,6 +99,7 @@ impl ProxyNode {
             child: Some(child),
             query: json["query"].as_str().context("ready file names query")?.parse()?,
             flows: crate::node::addresses(&json["flows"]),
+            http: json["metrics"].as_str().context("ready file names metrics")?.parse()?,
         })
     }
 
