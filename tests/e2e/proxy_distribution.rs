@@ -161,3 +161,73 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
     assert_eq!(listing.matches("\"127.0.1.").count(), 6, "{listing}");
     Ok(())
 }
+
+/// softflowd (software we did not write) exports a capture as IPFIX to a proxy: the master
+/// reports the capture's own totals, stored on one slave under softflowd's address.
+#[test]
+fn softflowd_through_a_proxy_equals_the_capture() -> anyhow::Result<()> {
+    crate::require("softflowd");
+    let dir = tempfile::tempdir()?;
+    let bin = flowfold();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as u32;
+    let pcap = dir.path().join("capture.pcap");
+    let capture = flowfold_tests::pcap::write_pcap(&pcap, &flowfold_tests::pcap::synthetic_flows(300, now - 900))?;
+    let slaves = [
+        Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.61")?,
+        Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.62")?,
+    ];
+    let (r1, r2) = (
+        slaves[0].ready.relays[0].to_string(),
+        slaves[1].ready.relays[0].to_string(),
+    );
+    let state = dir.path().join("assignments.json");
+    let flags = [
+        "--flows",
+        "127.0.0.60:0",
+        "--slave",
+        r1.as_str(),
+        "--slave",
+        r2.as_str(),
+        "--state",
+        state.to_str().expect("utf-8 path"),
+    ];
+    let proxy = ProxyNode::start_with(bin, dir.path(), "p", "127.0.0.60", &flags)?;
+    flowfold_tests::peers::softflowd_replay(&pcap, proxy.flows[0], 10, dir.path())?;
+
+    let cluster = topology_toml(&[(
+        "site",
+        vec![GroupSpec {
+            name: "g",
+            priority: 1,
+            proxy: Some(("p", &proxy)),
+            slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1])],
+        }],
+    )]);
+    let master = Master::start(bin, dir.path(), "127.0.0.63", &cluster)?;
+    let query = "SELECT ip_text(exporter) AS exporter, count(*) AS flows, sum(packets) AS packets, \
+                 sum(bytes) AS bytes FROM flows GROUP BY exporter";
+    let mut got = BTreeMap::new();
+    flowfold_tests::wait_for("softflowd's flows stored", Duration::from_secs(30), || {
+        got = totals(&master.sql(query).ok()?);
+        (got.values().map(|t| t[0]).sum::<u64>() == capture.flows).then_some(())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}: got {got:?}, capture has {} flows", capture.flows))?;
+    assert_eq!(got.len(), 1, "one exporter: {got:?}");
+    let (_, stored) = got.iter().next().expect("one exporter");
+    assert_eq!(
+        *stored,
+        [capture.flows, capture.packets, capture.bytes],
+        "master vs capture"
+    );
+    let holders = slaves
+        .iter()
+        .filter(|s| {
+            s.sql_remote("SELECT count(*) AS n FROM flows")
+                .is_ok_and(|r| r[0]["n"].as_u64() == Some(capture.flows))
+        })
+        .count();
+    assert_eq!(holders, 1, "softflowd's flows are all on one slave");
+    Ok(())
+}
