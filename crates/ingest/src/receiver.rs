@@ -104,7 +104,8 @@ pub fn run(
                 continue;
             }
             let report = decoder.decode(exporter, payload, now_ms, &mut entry.builder);
-            let flows = u64::from(report.flows) + u64::from(report.released_flows);
+            // `flows` already counts the flows of held sets released by this datagram.
+            let flows = u64::from(report.flows);
             entry.counters.flows.inc_by(flows);
             entry.counters.templates.inc_by(u64::from(report.templates));
             entry.counters.missing.inc_by(report.sequence_gap);

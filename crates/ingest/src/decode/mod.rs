@@ -31,6 +31,7 @@ pub use template::{DomainSnapshot, OptionsState, TemplateDef, TemplateSnapshot};
 use crate::columns::FlowSink;
 use crate::error::DecodeError;
 use held::HeldQueue;
+pub(crate) use sequence::SeqState;
 use template::{DomainKey, DomainState, Template};
 
 /// Bounds of a decoder's state.

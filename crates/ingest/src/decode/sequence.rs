@@ -38,6 +38,13 @@ impl SeqState {
         }
         gap
     }
+
+    /// The sequence number expected next; `None` before the first datagram or after one whose
+    /// advance was unknown. The relay's template cache uses it to number the synthetic
+    /// datagrams it sends to a new slave so that they fit the exporter's sequence.
+    pub(crate) fn next(&self) -> Option<u32> {
+        self.next
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,15 @@
 //! slave ([`Assignments`]), and forward the datagram unchanged inside a relay frame.
 //!
 //! One thread per listener. Each keeps its own exporter -> slave cache (dropped when a
-//! rebalance bumps the assignments' generation) and its own sending socket, so the steady state
-//! takes no lock and allocates nothing: `recvmmsg` into fixed buffers, a hash lookup per
-//! datagram, `sendmmsg` with the payload gathered straight from the receive buffer.
+//! rebalance bumps the assignments' generation), its own [`TemplateCache`] and its own sending
+//! socket, so the steady state takes no lock and allocates nothing: `recvmmsg` into fixed
+//! buffers, a hash lookup per datagram (plus the template cache's header walk for v9 / IPFIX),
+//! `sendmmsg` with the payload gathered straight from the receive buffer.
+//!
+//! When an exporter's datagram is routed to a slave that has not had its templates (the
+//! exporter was rebalanced there), the thread sends that slave the exporter's cached
+//! templates, options templates and options data first, as synthetic datagrams in the same
+//! `sendmmsg` batch, then the datagram (see [`template_cache`](super::template_cache)).
 
 use std::collections::HashMap;
 use std::io;
@@ -21,6 +27,7 @@ use super::assignments::Assignments;
 use super::frame::MAX_RELAY_PAYLOAD;
 use super::metrics::{RelayMetrics, SlaveCounters, reason};
 use super::sender::{BatchSender, Outgoing};
+use super::template_cache::{CacheStats, DROP_REASONS, Replay, TemplateCache, TemplateCacheConfig};
 use crate::error::IngestError;
 use crate::listener::{BatchReceiver, Datagram, bind_flow_socket, kernel_drops};
 use crate::metrics::ListenerLabel;
@@ -43,10 +50,14 @@ pub struct ForwarderConfig {
     pub max_exporters: usize,
     /// How long a thread waits for datagrams before it checks for shutdown.
     pub poll_interval: Duration,
+    /// Bounds of each thread's template cache (templates replayed to the new slave of a
+    /// rebalanced exporter).
+    pub template_cache: TemplateCacheConfig,
 }
 
 impl ForwarderConfig {
-    /// Defaults: 8 MiB receive and send buffers, 65,536 exporters, 100 ms poll interval.
+    /// Defaults: 8 MiB receive and send buffers, 65,536 exporters, 100 ms poll interval, the
+    /// default [`TemplateCacheConfig`] (1024 templates per exporter, 16 MiB per listener).
     pub fn new(listeners: Vec<SocketAddr>, slaves: Vec<SocketAddr>, state_file: PathBuf) -> Self {
         Self {
             listeners,
@@ -56,6 +67,7 @@ impl ForwarderConfig {
             send_buffer: 8 << 20,
             max_exporters: 1 << 16,
             poll_interval: Duration::from_millis(100),
+            template_cache: TemplateCacheConfig::default(),
         }
     }
 }
@@ -122,6 +134,7 @@ impl Forwarder {
                 tx,
                 Arc::clone(&forwarder.assignments),
                 Arc::clone(&forwarder.metrics),
+                config.template_cache,
             );
             let stop = Arc::clone(&forwarder.stop);
             let name = format!("flowfold-fwd-{}", addr.port());
@@ -161,6 +174,13 @@ impl Forwarder {
     /// Moves `exporter` to slave `slave` (an index into [`slaves`](Self::slaves)) and persists
     /// it; returns its previous slave. Its datagrams go to the new slave from the next receive
     /// batch on; flows already stored stay where they are.
+    ///
+    /// Before the first of its datagrams that goes to the new slave, each forwarding thread
+    /// sends that slave the v9 / IPFIX templates, options templates and options data it has
+    /// cached for the exporter, so the slave decodes (and scales by the sampling interval) the
+    /// exporter's data at once instead of after its next template refresh. Nothing is sent
+    /// while the exporter is silent. Every flow is stored once, by the slave its datagram went
+    /// to; see the crate README for the limits (cache bounds, forwarder restarts).
     pub fn rebalance(&self, exporter: IpAddr, slave: usize) -> Result<Option<usize>, IngestError> {
         let previous = self.assignments.rebalance(exporter, slave)?;
         self.metrics
@@ -195,6 +215,13 @@ struct Drops {
     send_error: Counter,
 }
 
+/// One datagram of a send batch: a received one, or a synthetic template datagram.
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    Received { index: usize, target: usize },
+    Replay(usize),
+}
+
 /// One listener's thread.
 struct Worker {
     rx: BatchReceiver,
@@ -205,10 +232,24 @@ struct Worker {
     drops: Drops,
     cache: HashMap<IpAddr, usize>,
     generation: u64,
+    templates: TemplateCache,
+    /// Synthetic datagrams of the current batch (reused).
+    replay: Replay,
+    /// What the current batch sends, in order (reused).
+    items: Vec<Item>,
+    /// Template cache figures last added to the metrics.
+    published: CacheStats,
+    cache_dropped: [Counter; 3],
 }
 
 impl Worker {
-    fn new(rx: BatchReceiver, tx: BatchSender, assignments: Arc<Assignments>, metrics: Arc<RelayMetrics>) -> Self {
+    fn new(
+        rx: BatchReceiver,
+        tx: BatchSender,
+        assignments: Arc<Assignments>,
+        metrics: Arc<RelayMetrics>,
+        template_cache: TemplateCacheConfig,
+    ) -> Self {
         let slaves = assignments.slaves().iter().map(|s| metrics.slave(*s)).collect();
         let drops = Drops {
             oversized: metrics.dropped(reason::OVERSIZED),
@@ -218,6 +259,7 @@ impl Worker {
             send_error: metrics.dropped(reason::SEND_ERROR),
         };
         let generation = assignments.generation();
+        let cache_dropped = DROP_REASONS.map(|r| metrics.template_cache_dropped(r));
         Self {
             rx,
             tx,
@@ -227,7 +269,30 @@ impl Worker {
             drops,
             cache: HashMap::new(),
             generation,
+            templates: TemplateCache::new(template_cache),
+            replay: Replay::default(),
+            items: Vec::with_capacity(crate::listener::BATCH),
+            published: CacheStats::default(),
+            cache_dropped,
         }
+    }
+
+    /// Adds what the template cache changed since the last call to the metrics.
+    fn publish_cache_stats(&mut self) {
+        let now = self.templates.stats();
+        if now == self.published {
+            return;
+        }
+        let delta = now.bytes as i64 - self.published.bytes as i64;
+        self.metrics.template_cache_bytes.inc_by(delta);
+        for (counter, (new, old)) in self
+            .cache_dropped
+            .iter()
+            .zip(now.dropped.iter().zip(self.published.dropped))
+        {
+            counter.inc_by(new - old);
+        }
+        self.published = now;
     }
 
     fn run(mut self, stop: &AtomicBool) {
@@ -250,6 +315,7 @@ impl Worker {
                     self.cache.clear();
                 }
                 let errors = self.forward(n);
+                self.publish_cache_stats();
                 if let Some(e) = errors
                     && last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
                 {
@@ -272,9 +338,12 @@ impl Worker {
                 }
             }
         }
+        // This thread's cache goes away with it.
+        self.metrics.template_cache_bytes.dec_by(self.published.bytes as i64);
     }
 
-    /// Forwards the `n` datagrams just received; returns the last send error, if any.
+    /// Forwards the `n` datagrams just received, each preceded by the synthetic template
+    /// datagrams its exporter's new slave needs; returns the last send error, if any.
     fn forward(&mut self, n: usize) -> Option<io::Error> {
         let Self {
             rx,
@@ -284,6 +353,9 @@ impl Worker {
             slaves,
             drops,
             cache,
+            templates,
+            replay,
+            items,
             ..
         } = self;
         let mut route = |d: &Datagram<'_>| -> Option<usize> {
@@ -305,34 +377,68 @@ impl Worker {
             cache.insert(exporter, assigned.slave);
             Some(assigned.slave)
         };
-        let rx = &*rx;
-        let outgoing = (0..n).filter_map(|i| {
-            let Some(d) = rx.datagram(i) else {
+        // Route every datagram and let the template cache see it (in arrival order, so a
+        // replay holds exactly the templates seen before the datagram it precedes).
+        items.clear();
+        replay.clear();
+        for index in 0..n {
+            let Some(d) = rx.datagram(index) else {
                 drops.unknown_family.inc();
-                return None;
+                continue;
             };
-            Some(Outgoing {
-                target: route(&d)?,
+            let Some(target) = route(&d) else { continue };
+            let first = replay.len();
+            templates.forward(d.source, target, d.payload, replay);
+            items.extend((first..replay.len()).map(Item::Replay));
+            items.push(Item::Received { index, target });
+        }
+        let (rx, replay, items) = (&*rx, &*replay, &*items);
+        let outgoing = items.iter().enumerate().filter_map(|(tag, item)| match *item {
+            Item::Received { index, target } => rx.datagram(index).map(|d| Outgoing {
+                tag,
+                target,
                 source: d.source,
                 payload: d.payload,
-            })
+            }),
+            Item::Replay(r) => replay.get(r).map(|(dg, payload)| Outgoing {
+                tag,
+                target: dg.slave,
+                source: dg.source,
+                payload,
+            }),
         });
         let mut last_error = None;
-        tx.send(outgoing, |slave, result| match result {
-            Ok(bytes) => {
-                slaves[slave].datagrams.inc();
-                slaves[slave].bytes.inc_by(bytes as u64);
-            }
-            Err(e) => {
-                if let Some(s) = slaves.get(slave) {
-                    s.send_errors.inc();
+        tx.send(outgoing, |tag, slave, result| {
+            let replayed = match items.get(tag) {
+                Some(Item::Replay(r)) => replay.get(*r).map(|(dg, _)| dg.exporter),
+                _ => None,
+            };
+            match (result, replayed) {
+                (Ok(bytes), None) => {
+                    slaves[slave].datagrams.inc();
+                    slaves[slave].bytes.inc_by(bytes as u64);
                 }
-                if e.kind() == io::ErrorKind::WouldBlock {
-                    drops.send_buffer_full.inc();
-                } else {
-                    drops.send_error.inc();
+                (Ok(_), Some(_)) => {
+                    slaves[slave].replayed.inc();
                 }
-                last_error = Some(e);
+                (Err(e), Some(exporter)) => {
+                    if let Some(s) = slaves.get(slave) {
+                        s.replay_errors.inc();
+                    }
+                    templates.replay_failed(exporter);
+                    last_error = Some(e);
+                }
+                (Err(e), None) => {
+                    if let Some(s) = slaves.get(slave) {
+                        s.send_errors.inc();
+                    }
+                    if e.kind() == io::ErrorKind::WouldBlock {
+                        drops.send_buffer_full.inc();
+                    } else {
+                        drops.send_error.inc();
+                    }
+                    last_error = Some(e);
+                }
             }
         });
         last_error

@@ -65,6 +65,18 @@ pub struct RelayMetrics {
     pub datagrams_dropped: Family<ReasonLabel, Counter>,
     /// Datagrams the kernel dropped on a forwarder listener because its buffer was full.
     pub socket_drops: Family<ListenerLabel, Gauge>,
+    /// Synthetic datagrams carrying an exporter's cached templates, options templates and
+    /// options data, sent to a slave the exporter moved to, per slave (not in
+    /// `datagrams_forwarded`).
+    pub template_replay_datagrams: Family<SlaveLabel, Counter>,
+    /// Synthetic template datagrams that could not be sent, per slave (the replay is tried
+    /// again before the exporter's next datagram).
+    pub template_replay_errors: Family<SlaveLabel, Counter>,
+    /// Bytes held by the template caches of all forwarding threads.
+    pub template_cache_bytes: Gauge,
+    /// Template, options-template and options data records not cached, per reason (one of
+    /// [`template_cache::DROP_REASONS`](super::template_cache::DROP_REASONS)).
+    pub template_cache_dropped: Family<ReasonLabel, Counter>,
 }
 
 /// The counters of one slave, resolved once.
@@ -73,6 +85,8 @@ pub(crate) struct SlaveCounters {
     pub datagrams: Counter,
     pub bytes: Counter,
     pub send_errors: Counter,
+    pub replayed: Counter,
+    pub replay_errors: Counter,
 }
 
 impl RelayMetrics {
@@ -114,6 +128,35 @@ impl RelayMetrics {
             "Datagrams dropped by the kernel on a forwarder listener",
             m.socket_drops.clone(),
         );
+        registry.register(
+            "flowfold_relay_template_replay_datagrams",
+            "Synthetic datagrams carrying cached templates sent to a slave an exporter moved to",
+            m.template_replay_datagrams.clone(),
+        );
+        registry.register(
+            "flowfold_relay_template_replay_errors",
+            "Synthetic template datagrams that could not be sent to a slave",
+            m.template_replay_errors.clone(),
+        );
+        registry.register(
+            "flowfold_relay_template_cache_bytes",
+            "Bytes held by the forwarder's template caches",
+            m.template_cache_bytes.clone(),
+        );
+        registry.register(
+            "flowfold_relay_template_cache_dropped",
+            "Template and options records not cached, by reason",
+            m.template_cache_dropped.clone(),
+        );
+    }
+
+    /// The counter of template cache drops for `reason`.
+    pub fn template_cache_dropped(&self, reason: &str) -> Counter {
+        self.template_cache_dropped
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .clone()
     }
 
     /// The counter of drops for `reason`.
@@ -133,6 +176,8 @@ impl RelayMetrics {
             datagrams: self.datagrams_forwarded.get_or_create(&label).clone(),
             bytes: self.bytes_forwarded.get_or_create(&label).clone(),
             send_errors: self.send_errors.get_or_create(&label).clone(),
+            replayed: self.template_replay_datagrams.get_or_create(&label).clone(),
+            replay_errors: self.template_replay_errors.get_or_create(&label).clone(),
         }
     }
 
@@ -163,6 +208,9 @@ mod tests {
         let slave = metrics.slave(relay);
         slave.datagrams.inc_by(2);
         slave.bytes.inc_by(144);
+        slave.replayed.inc();
+        metrics.template_cache_dropped("cache_bytes").inc_by(4);
+        metrics.template_cache_bytes.set(640);
         metrics.dropped(reason::TOO_MANY_EXPORTERS).inc();
         metrics.set_load(&[relay], &[3]);
         let text = render(&registry);
@@ -171,6 +219,10 @@ mod tests {
             "flowfold_relay_bytes_forwarded_total{slave=\"127.0.0.1:32055\"} 144",
             "flowfold_relay_exporters_assigned{slave=\"127.0.0.1:32055\"} 3",
             "flowfold_relay_datagrams_dropped_total{reason=\"too_many_exporters\"} 1",
+            "flowfold_relay_template_replay_datagrams_total{slave=\"127.0.0.1:32055\"} 1",
+            "flowfold_relay_template_replay_errors_total{slave=\"127.0.0.1:32055\"} 0",
+            "flowfold_relay_template_cache_dropped_total{reason=\"cache_bytes\"} 4",
+            "flowfold_relay_template_cache_bytes 640",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

@@ -7,6 +7,9 @@
 //!   moved only by an explicit rebalance).
 //! - `sender`: batched non-blocking `sendmmsg` of frames, payloads gathered without a copy.
 //! - `forwarder`: the proxy's receive-route-send threads ([`Forwarder`]).
+//! - `template_cache`: each forwarding thread's v9 / IPFIX template, options-template and
+//!   options-data records per exporter and domain ([`TemplateCache`]), replayed to the new
+//!   slave of a rebalanced exporter before its next datagram.
 //! - `metrics`: the forwarder's counters ([`RelayMetrics`]).
 //!
 //! The slave side is part of the ordinary pipeline: `IngestConfig::relay_listeners` are
@@ -22,8 +25,10 @@ pub mod forwarder;
 pub mod frame;
 pub mod metrics;
 pub mod sender;
+pub mod template_cache;
 
 pub use assignments::Assignments;
 pub use forwarder::{Forwarder, ForwarderConfig};
 pub use frame::{FrameError, decode_frame, encode_frame};
 pub use metrics::RelayMetrics;
+pub use template_cache::{TemplateCache, TemplateCacheConfig};

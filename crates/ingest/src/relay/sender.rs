@@ -18,6 +18,8 @@ use crate::listener::BATCH;
 /// One datagram to forward.
 #[derive(Debug, Clone, Copy)]
 pub struct Outgoing<'a> {
+    /// Handed back with the outcome, so the caller can tell which datagram it was.
+    pub tag: usize,
     /// Index of the destination in the sender's target list.
     pub target: usize,
     /// The original sender, written into the frame header.
@@ -34,6 +36,7 @@ pub struct BatchSender {
     iovecs: Vec<[libc::iovec; 2]>,
     messages: Vec<libc::mmsghdr>,
     queued_targets: Vec<usize>,
+    queued_tags: Vec<usize>,
 }
 
 // The raw pointers inside only point into the sender's own heap buffers (never resized), or,
@@ -93,6 +96,7 @@ impl BatchSender {
             iovecs: vec![[zero_iov; 2]; BATCH],
             messages: vec![zero_msg; BATCH],
             queued_targets: vec![0; BATCH],
+            queued_tags: vec![0; BATCH],
         })
     }
 
@@ -102,13 +106,13 @@ impl BatchSender {
     }
 
     /// Sends every datagram as a frame without blocking, and reports each outcome to
-    /// `report(target, result)`: the bytes sent, or the error (a full send buffer is
-    /// [`io::ErrorKind::WouldBlock`]). Datagrams with a target out of range are reported as
-    /// [`io::ErrorKind::InvalidInput`].
+    /// `report(tag, target, result)`: the datagram's [`Outgoing::tag`], its target, and the bytes
+    /// sent or the error (a full send buffer is [`io::ErrorKind::WouldBlock`]). Datagrams with a
+    /// target out of range are reported as [`io::ErrorKind::InvalidInput`].
     pub fn send<'a>(
         &mut self,
         datagrams: impl IntoIterator<Item = Outgoing<'a>>,
-        mut report: impl FnMut(usize, io::Result<usize>),
+        mut report: impl FnMut(usize, usize, io::Result<usize>),
     ) {
         let mut datagrams = datagrams.into_iter();
         loop {
@@ -116,7 +120,7 @@ impl BatchSender {
             while queued < BATCH {
                 let Some(d) = datagrams.next() else { break };
                 if d.target >= self.targets.len() {
-                    report(d.target, Err(io::ErrorKind::InvalidInput.into()));
+                    report(d.tag, d.target, Err(io::ErrorKind::InvalidInput.into()));
                     continue;
                 }
                 self.queue(queued, d);
@@ -137,6 +141,7 @@ impl BatchSender {
     fn queue(&mut self, slot: usize, d: Outgoing<'_>) {
         self.headers[slot] = frame_header(d.source);
         self.queued_targets[slot] = d.target;
+        self.queued_tags[slot] = d.tag;
         self.iovecs[slot] = [
             libc::iovec {
                 iov_base: self.headers[slot].as_mut_ptr().cast(),
@@ -160,7 +165,7 @@ impl BatchSender {
         msg.msg_hdr.msg_flags = 0;
     }
 
-    fn flush(&mut self, queued: usize, report: &mut impl FnMut(usize, io::Result<usize>)) {
+    fn flush(&mut self, queued: usize, report: &mut impl FnMut(usize, usize, io::Result<usize>)) {
         let mut start = 0;
         while start < queued {
             // SAFETY: messages[start..queued] point at live headers, iovecs and targets owned
@@ -177,7 +182,11 @@ impl BatchSender {
             if sent > 0 {
                 let end = start + sent as usize;
                 for slot in start..end {
-                    report(self.queued_targets[slot], Ok(self.messages[slot].msg_len as usize));
+                    report(
+                        self.queued_tags[slot],
+                        self.queued_targets[slot],
+                        Ok(self.messages[slot].msg_len as usize),
+                    );
                 }
                 start = end;
                 continue;
@@ -192,13 +201,17 @@ impl BatchSender {
                 // The socket's buffer is shared by all targets: the rest would fail alike.
                 io::ErrorKind::WouldBlock => {
                     for slot in start..queued {
-                        report(self.queued_targets[slot], Err(io::ErrorKind::WouldBlock.into()));
+                        report(
+                            self.queued_tags[slot],
+                            self.queued_targets[slot],
+                            Err(io::ErrorKind::WouldBlock.into()),
+                        );
                     }
                     return;
                 }
                 // Anything else belongs to the first message; carry on with the next.
                 _ => {
-                    report(self.queued_targets[start], Err(err));
+                    report(self.queued_tags[start], self.queued_targets[start], Err(err));
                     start += 1;
                 }
             }
@@ -233,13 +246,14 @@ mod tests {
         let mut outcomes = Vec::new();
         tx.send(
             (0..3).map(|i| Outgoing {
+                tag: 10 + i,
                 target: i % 2,
                 source: sources[i],
                 payload: payloads[i],
             }),
-            |target, result| outcomes.push((target, result.unwrap())),
+            |tag, target, result| outcomes.push((tag, target, result.unwrap())),
         );
-        assert_eq!(outcomes, [(0, 25), (1, 22), (0, 1422)]);
+        assert_eq!(outcomes, [(10, 0, 25), (11, 1, 22), (12, 0, 1422)]);
 
         let mut buf = [0u8; 2048];
         for (socket, expected) in [(&a, 0), (&b, 1), (&a, 2)] {
@@ -258,13 +272,15 @@ mod tests {
         let payloads: Vec<[u8; 2]> = (0..BATCH as u16 + 3).map(u16::to_be_bytes).collect();
         let mut sent = 0;
         tx.send(
-            payloads.iter().map(|p| Outgoing {
+            payloads.iter().enumerate().map(|(tag, p)| Outgoing {
+                tag,
                 target: 0,
                 source,
                 payload: p,
             }),
-            |_, result| {
+            |tag, _, result| {
                 result.unwrap();
+                assert_eq!(tag, sent, "outcomes come in order");
                 sent += 1;
             },
         );
@@ -283,12 +299,13 @@ mod tests {
         let mut errors = Vec::new();
         tx.send(
             [Outgoing {
+                tag: 3,
                 target: 5,
                 source: "192.0.2.1:1".parse().unwrap(),
                 payload: b"x",
             }],
-            |target, result| errors.push((target, result.unwrap_err().kind())),
+            |tag, target, result| errors.push((tag, target, result.unwrap_err().kind())),
         );
-        assert_eq!(errors, [(5, io::ErrorKind::InvalidInput)]);
+        assert_eq!(errors, [(3, 5, io::ErrorKind::InvalidInput)]);
     }
 }

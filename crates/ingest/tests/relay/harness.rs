@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray};
+use arrow::datatypes::{UInt32Type, UInt64Type};
 use engine::FlowSnapshot;
 use engine::schema::col;
 use engine::store::{FlowStore, StoreConfig};
-use flowfold_ingest::metrics::{DropLabels, ExporterLabel, IngestMetrics};
+use flowfold_ingest::error::DecodeError;
+use flowfold_ingest::metrics::{DecodeErrorLabels, DropLabels, ExporterLabel, IngestMetrics};
 use flowfold_ingest::{Ingest, IngestConfig};
 use tempfile::TempDir;
 
@@ -56,6 +58,60 @@ impl Slave {
         self.metrics.flows_stored.get_or_create(&label).get()
     }
 
+    /// Flows decoded for `exporter`, by the metrics.
+    pub fn decoded(&self, exporter: IpAddr) -> u64 {
+        self.metrics.flows_decoded.get_or_create(&label(exporter)).get()
+    }
+
+    /// Data sets of `exporter` held for a template that had not arrived (by the metrics).
+    pub fn held(&self, exporter: IpAddr) -> u64 {
+        self.metrics.sets_held.get_or_create(&label(exporter)).get()
+    }
+
+    /// Flows or packets of `exporter` missing by its sequence numbers (by the metrics).
+    pub fn missing(&self, exporter: IpAddr) -> u64 {
+        self.metrics.sequence_missing.get_or_create(&label(exporter)).get()
+    }
+
+    /// Decode errors of `exporter`, all kinds.
+    pub fn decode_errors(&self, exporter: IpAddr) -> u64 {
+        DecodeError::KINDS
+            .iter()
+            .map(|kind| {
+                let labels = DecodeErrorLabels {
+                    exporter: exporter.to_string(),
+                    kind: (*kind).to_string(),
+                };
+                self.metrics.decode_errors.get_or_create(&labels).get()
+            })
+            .sum()
+    }
+
+    /// `(packets, bytes, sampling_interval)` of every stored row of `exporter`.
+    pub fn counts_of(&self, exporter: IpAddr) -> Vec<(Option<u64>, Option<u64>, Option<u32>)> {
+        let snapshot = FlowSnapshot::take(&self.dir.path().join("data")).unwrap();
+        let mut rows = Vec::new();
+        for batch in &snapshot.open_batches {
+            let column = |name| batch.column_by_name(name).unwrap();
+            let exporters = column(col::EXPORTER).as_fixed_size_binary();
+            let packets = column(col::PACKETS).as_primitive::<UInt64Type>();
+            let bytes = column(col::BYTES).as_primitive::<UInt64Type>();
+            let sampling = column(col::SAMPLING_INTERVAL).as_primitive::<UInt32Type>();
+            for i in 0..batch.num_rows() {
+                if engine::addr::to_ip(exporters.value(i)) != Some(exporter) {
+                    continue;
+                }
+                let get = |a: &arrow::array::PrimitiveArray<UInt64Type>| (!a.is_null(i)).then(|| a.value(i));
+                rows.push((
+                    get(packets),
+                    get(bytes),
+                    (!sampling.is_null(i)).then(|| sampling.value(i)),
+                ));
+            }
+        }
+        rows
+    }
+
     /// Relay datagrams dropped for `reason`.
     pub fn dropped(&self, reason: &str) -> u64 {
         let labels = DropLabels {
@@ -86,6 +142,12 @@ impl Slave {
 
     pub fn shutdown(self) {
         self.ingest.shutdown().unwrap();
+    }
+}
+
+fn label(exporter: IpAddr) -> ExporterLabel {
+    ExporterLabel {
+        exporter: exporter.to_string(),
     }
 }
 
