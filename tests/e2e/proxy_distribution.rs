@@ -231,3 +231,99 @@ fn softflowd_through_a_proxy_equals_the_capture() -> anyhow::Result<()> {
     assert_eq!(holders, 1, "softflowd's flows are all on one slave");
     Ok(())
 }
+
+/// An exporter moved to another slave mid-stream with the proxy's admin route: its flows are
+/// split between the two slaves, and the master's per-exporter totals still equal the
+/// generator's ground truth exactly (nothing lost for want of templates, nothing twice).
+#[test]
+fn a_rebalance_mid_stream_loses_and_doubles_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bin = flowfold();
+    let slaves = [
+        Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.71")?,
+        Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.72")?,
+    ];
+    let (r1, r2) = (
+        slaves[0].ready.relays[0].to_string(),
+        slaves[1].ready.relays[0].to_string(),
+    );
+    let state = dir.path().join("assignments.json");
+    let flags = [
+        "--flows",
+        "127.0.0.70:0",
+        "--slave",
+        r1.as_str(),
+        "--slave",
+        r2.as_str(),
+        "--state",
+        state.to_str().expect("utf-8 path"),
+    ];
+    let proxy = ProxyNode::start_with(bin, dir.path(), "p", "127.0.0.70", &flags)?;
+    let truth = dir.path().join("truth.parquet");
+    // Two exporters (v9 and IPFIX) that send their templates once, at the start: after the move
+    // only the proxy's template replay lets the new slave decode them. 3 s of export.
+    let target = proxy.flows[0].to_string();
+    let truth_arg = truth.to_str().expect("utf-8 path").to_string();
+    let sender = std::thread::spawn(move || {
+        generate(&[
+            "--target",
+            &target,
+            "--exporters",
+            "2",
+            "--formats",
+            "v9,ipfix",
+            "--flows",
+            "60000",
+            "--rate",
+            "20000",
+            "--seed",
+            "31",
+            "--template-refresh",
+            "1000000",
+            "--truth",
+            &truth_arg,
+        ])
+    });
+    // Mid-stream, move the IPFIX exporter (127.0.1.2) to the slave it is not on.
+    std::thread::sleep(Duration::from_millis(1500));
+    let listing = flowfold_tests::http_get(proxy.http, "/assignments")?;
+    let now_on = if listing.contains("\"127.0.1.2\":0") { 0 } else { 1 };
+    let moved = flowfold_tests::http(
+        proxy.http,
+        "POST",
+        &format!("/rebalance?exporter=127.0.1.2&slave={}", 1 - now_on),
+    )?;
+    assert!(moved.starts_with("HTTP/1.1 200"), "{moved}");
+    let summary = sender.join().expect("the sender thread")?;
+    assert_eq!(summary["flows"].as_u64(), Some(60_000), "{summary}");
+
+    let cluster = topology_toml(&[(
+        "site",
+        vec![GroupSpec {
+            name: "g",
+            priority: 1,
+            proxy: Some(("p", &proxy)),
+            slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1])],
+        }],
+    )]);
+    let master = Master::start(bin, dir.path(), "127.0.0.73", &cluster)?;
+    let query = "SELECT ip_text(exporter) AS exporter, count(*) AS flows, sum(packets) AS packets, \
+                 sum(bytes) AS bytes FROM flows GROUP BY exporter";
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(truth.with_extension("json"))?)?;
+    let want = totals(truth["exporters"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+    let mut got = BTreeMap::new();
+    flowfold_tests::wait_for("every flow stored", Duration::from_secs(60), || {
+        got = totals(&master.sql(query).ok()?);
+        (got == want).then_some(())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}:\n got  {got:?}\n want {want:?}"))?;
+    // The moved exporter is on both slaves now.
+    for slave in &slaves {
+        let rows = slave.sql_remote("SELECT count(*) AS n FROM flows WHERE exporter = ip('127.0.1.2')")?;
+        assert!(
+            rows[0]["n"].as_u64().unwrap_or(0) > 0,
+            "each slave holds part of the moved exporter"
+        );
+    }
+    Ok(())
+}

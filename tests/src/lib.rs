@@ -46,10 +46,18 @@ pub fn have(program: &str) -> bool {
 
 /// The body (with headers) of a plain HTTP/1.1 GET of `path` on `addr`.
 pub fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
+    http(addr, "GET", path)
+}
+
+/// The response (status line, headers, body) of an HTTP/1.1 `method` of `path` without a body.
+pub fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> anyhow::Result<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
     let mut text = String::new();
     stream.read_to_string(&mut text)?;
     Ok(text)
