@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod master;
+mod master_admin;
 mod node;
 mod output;
 mod proxy;
@@ -31,8 +32,11 @@ enum Command {
     Slave(cli::standalone::StandaloneArgs),
     /// Run a master: answer SQL over the flows stored on the slaves of its cluster.
     Master(cli::master::MasterArgs),
-    /// Run a proxy: merge the partial aggregates of its group's slaves for the master.
+    /// Run a proxy: a site's export target, forwarding each exporter to one slave of its group
+    /// and merging the slaves' partial aggregates for the master.
     Proxy(cli::proxy::ProxyArgs),
+    /// Look at and steer a running cluster (its master's and proxies' admin routes).
+    Admin(cli::admin::AdminArgs),
     /// Run read-only SQL over a data directory.
     Sql(cli::sql::SqlArgs),
     /// Top N addresses, ports, protocols, AS numbers or interfaces, like `nfdump -s`.
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Slave(args) => cli::standalone::run(args, cli::standalone::Role::Slave),
         Command::Master(args) => cli::master::run(args),
         Command::Proxy(args) => cli::proxy::run(args),
+        Command::Admin(args) => cli::admin::run(args),
         Command::Sql(args) => cli::sql::run(args),
         Command::Top(args) => cli::top::run(args),
         Command::Gen(args) => cli::generate::run(args),

@@ -50,6 +50,7 @@ impl Master {
         let channels = Arc::new(ChannelCache::new(Arc::clone(&cluster)));
         channels.refresh().await;
         let refresher = tokio::spawn(ChannelCache::keep_fresh(Arc::clone(&channels)));
+        let admin = crate::master_admin::routes(Arc::clone(&cluster), Arc::clone(&channels));
         let ctx = master_session(Arc::clone(&cluster), channels, &settings.query_resources)?;
         let mut registry = Registry::default();
         let query_metrics = QueryMetrics::new();
@@ -69,7 +70,7 @@ impl Master {
                 tracing::error!(error = %e, "query service stopped");
             }
         });
-        let (metrics, metrics_task) = crate::node::serve_metrics(settings.metrics, registry).await?;
+        let (metrics, metrics_task) = crate::node::serve_http(settings.metrics, registry, admin).await?;
         Ok(Master {
             ready: MasterReady {
                 pid: std::process::id(),

@@ -1,5 +1,6 @@
 //! One module per subcommand: its flags and its `run`.
 
+pub mod admin;
 pub mod demo;
 #[path = "gen.rs"]
 pub mod generate;

@@ -272,6 +272,19 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
         err.contains("no proxy group of source group site-a can answer (tried a1, a2)"),
         "{err}"
     );
+    // The cluster listing shows it: both groups of site-a marked down, their dead nodes down.
+    let listing = master.admin_cluster()?;
+    assert!(
+        listing.contains("a1 (p1) down") && listing.contains("a2 (p2) down"),
+        "{listing}"
+    );
+    for (name, state) in [("a2p", " down "), ("a1s2", " down "), ("a1s1", " up "), ("b", " up ")] {
+        let line = listing
+            .lines()
+            .find(|l| l.split_whitespace().any(|w| w == name))
+            .unwrap_or("");
+        assert!(line.contains(state), "{name} should be{state}: {listing}");
+    }
     // Asked for, a partial answer: site-b's flows only, with site-a named as missing.
     let out = master.sql_output(&["--partial"], "SELECT count(*) AS n FROM flows")?;
     let stderr = String::from_utf8_lossy(&out.stderr);

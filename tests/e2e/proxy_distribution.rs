@@ -110,6 +110,19 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
     let assignments = std::fs::read_to_string(&state)?;
     assert_eq!(assignments.matches("127.0.1.").count(), 6, "{assignments}");
 
+    // `flowfold admin cluster` lists every unit up, the serving group, each slave's channels.
+    let listing = master.admin_cluster()?;
+    let lines: Vec<&str> = listing.lines().collect();
+    for name in ["p1", "s1", "s2", "s3"] {
+        let line = lines
+            .iter()
+            .find(|l| l.split_whitespace().any(|w| w == name))
+            .copied()
+            .unwrap_or("");
+        assert!(line.contains(" up ") && line.contains("g1 (p1)*"), "{name}: {listing}");
+    }
+    assert_eq!(listing.matches("exporter_127_0_1_").count(), 6, "{listing}");
+
     // A slave added to the group (the proxy restarted with it, same state file): the six known
     // exporters stay where they are, two new exporters go to the new, emptiest slave.
     proxy.kill()?;

@@ -169,6 +169,20 @@ impl Master {
             .context("running flowfold sql --connect")
     }
 
+    /// The output of `flowfold admin cluster --master METRICS` (the cluster listing).
+    pub fn admin_cluster(&self) -> anyhow::Result<String> {
+        let out = Command::new(&self.binary)
+            .args(["admin", "cluster", "--master", &self.metrics.to_string()])
+            .output()
+            .context("running flowfold admin")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "flowfold admin cluster: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
     /// Sum of the samples of `metric` with all of `labels`.
     pub fn metric_sum(&self, metric: &str, labels: &[&str]) -> anyhow::Result<f64> {
         let text = crate::http_get(self.metrics, "/metrics")?;

@@ -4,7 +4,7 @@
 //! reports new flow sources, a channel may appear on the master up to one refresh after its
 //! first flow; its data is always read fresh on the slaves.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
 pub struct ChannelCache {
     cluster: Arc<ClusterState>,
     names: RwLock<BTreeSet<String>>,
+    /// Each slave's channels, as it last answered.
+    by_slave: RwLock<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl ChannelCache {
@@ -35,12 +37,19 @@ impl ChannelCache {
         ChannelCache {
             cluster,
             names: RwLock::new(BTreeSet::new()),
+            by_slave: RwLock::new(BTreeMap::new()),
         }
     }
 
     /// The channel table names known now.
     pub fn names(&self) -> BTreeSet<String> {
         self.names.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The channels `slave` reported last (empty if it never answered).
+    pub fn of_slave(&self, slave: &str) -> BTreeSet<String> {
+        let by_slave = self.by_slave.read().unwrap_or_else(|p| p.into_inner());
+        by_slave.get(slave).cloned().unwrap_or_default()
     }
 
     /// Asks every selected slave for its channels; a slave that does not answer keeps the
@@ -54,7 +63,11 @@ impl ChannelCache {
         let mut complete = true;
         for slave in selection.iter().flat_map(|s| &s.slaves) {
             match tokio::time::timeout(timeouts.connect + timeouts.keepalive, channels_of(slave)).await {
-                Ok(Ok(found)) => names.extend(found),
+                Ok(Ok(found)) => {
+                    names.extend(found.iter().cloned());
+                    let mut by_slave = self.by_slave.write().unwrap_or_else(|p| p.into_inner());
+                    by_slave.insert(slave.name.clone(), found.into_iter().collect());
+                }
                 Ok(Err(e)) => {
                     complete = false;
                     tracing::debug!(slave = %slave.name, error = %e, "listing channels failed");

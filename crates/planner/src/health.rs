@@ -1,7 +1,8 @@
 //! Finding the proxy groups that cannot answer: after a query fails, every node (proxy and
-//! slaves) of the groups it read is asked for its worker info (with the connection timeouts); a group with a slave that
-//! does not answer, or answers with another flowfold version, is marked down, and the query is
-//! planned again on the remaining groups.
+//! slaves) of the groups it read is asked for its worker info (with the connection timeouts); a
+//! group with a node that does not answer, or answers with another flowfold version, is marked
+//! down, and the query is planned again on the remaining groups. [`probe_node`] also serves the
+//! master's cluster listing.
 
 use std::time::Duration;
 
@@ -11,25 +12,43 @@ use crate::channel::TimedChannels;
 use crate::cluster::ClusterState;
 use crate::topology::SlaveRef;
 
-/// Why a node failed its probe, or `None` when it answered.
-async fn probe(channels: &TimedChannels, slave: &SlaveRef, limit: Duration) -> Option<String> {
-    let url = match slave.url() {
+/// What a probe found out about a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeStatus {
+    /// It answered, running this flowfold version.
+    Up { version: String },
+    /// It did not answer (or could not be asked): why.
+    Down { reason: String },
+}
+
+/// Asks `node` for its worker info within `limit`.
+pub async fn probe_node(channels: &TimedChannels, node: &SlaveRef, limit: Duration) -> NodeStatus {
+    let url = match node.url() {
         Ok(url) => url,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return NodeStatus::Down { reason: e.to_string() },
     };
     let ask = async {
         let mut client = channels.get_worker_client_for_url(&url).await?;
         client.get_worker_info(GetWorkerInfoRequest {}).await
     };
     match tokio::time::timeout(limit, ask).await {
-        Err(_) => Some(format!("no answer within {limit:?}")),
-        Ok(Err(e)) => Some(e.to_string()),
-        Ok(Ok(info)) if info.version != env!("CARGO_PKG_VERSION") => Some(format!(
-            "runs flowfold {} but the master runs {}",
-            info.version,
+        Err(_) => NodeStatus::Down {
+            reason: format!("no answer within {limit:?}"),
+        },
+        Ok(Err(e)) => NodeStatus::Down { reason: e.to_string() },
+        Ok(Ok(info)) => NodeStatus::Up { version: info.version },
+    }
+}
+
+/// Why a node failed its probe (no answer, or another flowfold version), or `None`.
+async fn probe(channels: &TimedChannels, node: &SlaveRef, limit: Duration) -> Option<String> {
+    match probe_node(channels, node, limit).await {
+        NodeStatus::Down { reason } => Some(reason),
+        NodeStatus::Up { version } if version != env!("CARGO_PKG_VERSION") => Some(format!(
+            "runs flowfold {version} but the master runs {}",
             env!("CARGO_PKG_VERSION")
         )),
-        Ok(Ok(_)) => None,
+        NodeStatus::Up { .. } => None,
     }
 }
 

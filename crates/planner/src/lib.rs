@@ -20,12 +20,12 @@ pub mod session;
 pub mod table;
 pub mod topology;
 
-pub use channel::WorkerTimeouts;
+pub use channel::{TimedChannels, WorkerTimeouts};
 pub use channels::ChannelCache;
 pub use cluster::{ClusterState, DEFAULT_DOWN_FOR};
 pub use error::PlannerError;
 pub use explain::distributed_explain;
-pub use health::mark_failed_groups;
+pub use health::{NodeStatus, mark_failed_groups, probe_node};
 pub use local::LocalFlows;
 pub use report::{MISSING_KEY, PARTIAL_HEADER, QueryReport, SERVED_BY_KEY, Served};
 pub use server::serve_worker;

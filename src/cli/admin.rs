@@ -1,0 +1,135 @@
+//! `flowfold admin`: look at and steer a running cluster through the admin routes of its
+//! master and proxies (on their metrics endpoints).
+//! - `cluster --master ADDR`: every source group, proxy group and node, up or down, its version,
+//!   which group serves, and each slave's channels.
+//! - `assignments --proxy ADDR`: each exporter's slave.
+//! - `rebalance --proxy ADDR --exporter IP --slave N`: move one exporter (losing nothing).
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// Flags of `flowfold admin`.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+    /// Print the route's JSON as it is.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// What to do.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Every unit of the master's cluster: state, version, serving group, channels.
+    Cluster {
+        /// The master's metrics/admin address (`[metrics] listen`).
+        #[arg(long)]
+        master: SocketAddr,
+    },
+    /// Each exporter's slave on a proxy.
+    Assignments {
+        /// The proxy's metrics/admin address.
+        #[arg(long)]
+        proxy: SocketAddr,
+    },
+    /// Move one exporter to another slave of the proxy's group.
+    Rebalance {
+        /// The proxy's metrics/admin address.
+        #[arg(long)]
+        proxy: SocketAddr,
+        /// The exporter's address.
+        #[arg(long)]
+        exporter: IpAddr,
+        /// The slave's index in the proxy's `[distribution] slaves`.
+        #[arg(long)]
+        slave: usize,
+    },
+}
+
+pub fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let (addr, method, path) = match &args.command {
+        AdminCommand::Cluster { master } => (*master, "GET", "/cluster".to_string()),
+        AdminCommand::Assignments { proxy } => (*proxy, "GET", "/assignments".to_string()),
+        AdminCommand::Rebalance { proxy, exporter, slave } => {
+            (*proxy, "POST", format!("/rebalance?exporter={exporter}&slave={slave}"))
+        }
+    };
+    let body = request(addr, method, &path)?;
+    if args.json {
+        println!("{body}");
+        return Ok(());
+    }
+    let value: Value = serde_json::from_str(&body).with_context(|| format!("{addr}{path} answered {body}"))?;
+    match args.command {
+        AdminCommand::Cluster { .. } => print_cluster(&value),
+        _ => println!("{}", serde_json::to_string_pretty(&value)?),
+    }
+    Ok(())
+}
+
+/// The body of an HTTP/1.1 request without a body; an error for a non-2xx status.
+fn request(addr: SocketAddr, method: &str, path: &str) -> anyhow::Result<String> {
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).unwrap_or("?");
+    if !status.starts_with('2') {
+        bail!("{addr}{path}: HTTP {status}: {}", body.trim());
+    }
+    Ok(body.to_string())
+}
+
+/// One line per node of `GET /cluster`.
+fn print_cluster(view: &Value) {
+    println!(
+        "{:<14} {:<18} {:<6} {:<16} {:<22} {:<6} {:<8} channels",
+        "source group", "proxy group", "role", "name", "query", "state", "version"
+    );
+    for source in view["source_groups"].as_array().into_iter().flatten() {
+        let serving = source["serving"].as_str().unwrap_or("");
+        for group in source["proxy_groups"].as_array().into_iter().flatten() {
+            let name = group["name"].as_str().unwrap_or("");
+            let mut label = format!("{name} (p{})", group["priority"]);
+            if name == serving {
+                label.push('*');
+            }
+            if group["marked_down"].as_bool() == Some(true) {
+                label.push_str(" down");
+            }
+            let proxy = group["proxy"].as_object().map(|_| ("proxy", &group["proxy"]));
+            let slaves = group["slaves"].as_array().into_iter().flatten().map(|s| ("slave", s));
+            for (role, node) in proxy.into_iter().chain(slaves) {
+                let channels: Vec<&str> = node["channels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                println!(
+                    "{:<14} {:<18} {:<6} {:<16} {:<22} {:<6} {:<8} {}",
+                    source["name"].as_str().unwrap_or(""),
+                    label,
+                    role,
+                    node["name"].as_str().unwrap_or(""),
+                    node["query"].as_str().unwrap_or(""),
+                    node["state"].as_str().unwrap_or(""),
+                    node["version"].as_str().unwrap_or("-"),
+                    channels.join(",")
+                );
+            }
+        }
+    }
+    println!("(* the proxy group queries read now)");
+}
