@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use engine::sql::QueryResources;
-use flight::QueryLimits;
 use planner::WorkerTimeouts;
 
 use super::standalone::{set, wait_for_signal, write_ready_file};
@@ -39,17 +37,8 @@ fn settings(c: &MasterConfig) -> MasterSettings {
         down_for: c.cluster.down_for.0,
         query: c.query.listen,
         metrics: c.metrics.listen,
-        query_resources: QueryResources {
-            memory_bytes: c.query.memory.0,
-            spill_dir: c.query.spill_dir.clone(),
-            target_partitions: c.query.threads,
-            ..QueryResources::default()
-        },
-        query_limits: QueryLimits {
-            max_queries: c.query.max_queries,
-            queue_wait: c.query.queue_wait.0,
-            timeout: c.query.timeout.0,
-        },
+        query_resources: c.query.resources(),
+        query_limits: c.query.limits(),
     }
 }
 

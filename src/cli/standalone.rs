@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use engine::sql::QueryResources;
-use flight::QueryLimits;
-
 use crate::config::NodeConfig;
 use crate::config::units::{Bytes, Span};
 use crate::node::{Node, NodeSettings};
@@ -119,17 +116,8 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
         max_lateness: c.storage.max_lateness.0,
         max_lead: c.storage.max_lead.0,
         query: c.query.listen,
-        query_resources: QueryResources {
-            memory_bytes: c.query.memory.0,
-            spill_dir: c.query.spill_dir.clone(),
-            target_partitions: c.query.threads,
-            ..QueryResources::default()
-        },
-        query_limits: QueryLimits {
-            max_queries: c.query.max_queries,
-            queue_wait: c.query.queue_wait.0,
-            timeout: c.query.timeout.0,
-        },
+        query_resources: c.query.resources(),
+        query_limits: c.query.limits(),
     })
 }
 

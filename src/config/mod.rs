@@ -143,6 +143,27 @@ impl Default for MetricsSection {
     }
 }
 
+impl QuerySection {
+    /// The memory, spill and thread resources of the node's queries.
+    pub fn resources(&self) -> engine::sql::QueryResources {
+        engine::sql::QueryResources {
+            memory_bytes: self.memory.0,
+            spill_dir: self.spill_dir.clone(),
+            target_partitions: self.threads,
+            ..engine::sql::QueryResources::default()
+        }
+    }
+
+    /// The concurrency and time limits of the node's queries.
+    pub fn limits(&self) -> flight::QueryLimits {
+        flight::QueryLimits {
+            max_queries: self.max_queries,
+            queue_wait: self.queue_wait.0,
+            timeout: self.timeout.0,
+        }
+    }
+}
+
 impl NodeConfig {
     /// Reads and checks a configuration file; the error names the file, the line and the key.
     pub fn load(path: &Path) -> anyhow::Result<NodeConfig> {

@@ -181,44 +181,15 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
 fn softflowd_through_a_proxy_equals_the_capture() -> anyhow::Result<()> {
     crate::require("softflowd");
     let dir = tempfile::tempdir()?;
-    let bin = flowfold();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as u32;
     let pcap = dir.path().join("capture.pcap");
     let capture = flowfold_tests::pcap::write_pcap(&pcap, &flowfold_tests::pcap::synthetic_flows(300, now - 900))?;
-    let slaves = [
-        Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.61")?,
-        Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.62")?,
-    ];
-    let (r1, r2) = (
-        slaves[0].ready.relays[0].to_string(),
-        slaves[1].ready.relays[0].to_string(),
-    );
-    let state = dir.path().join("assignments.json");
-    let flags = [
-        "--flows",
-        "127.0.0.60:0",
-        "--slave",
-        r1.as_str(),
-        "--slave",
-        r2.as_str(),
-        "--state",
-        state.to_str().expect("utf-8 path"),
-    ];
-    let proxy = ProxyNode::start_with(bin, dir.path(), "p", "127.0.0.60", &flags)?;
+    let (slaves, proxy) = two_slave_site(dir.path(), 60)?;
     flowfold_tests::peers::softflowd_replay(&pcap, proxy.flows[0], 10, dir.path())?;
 
-    let cluster = topology_toml(&[(
-        "site",
-        vec![GroupSpec {
-            name: "g",
-            priority: 1,
-            proxy: Some(("p", &proxy)),
-            slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1])],
-        }],
-    )]);
-    let master = Master::start(bin, dir.path(), "127.0.0.63", &cluster)?;
+    let master = master_of(dir.path(), &proxy, &slaves, "127.0.0.63")?;
     let query = "SELECT ip_text(exporter) AS exporter, count(*) AS flows, sum(packets) AS packets, \
                  sum(bytes) AS bytes FROM flows GROUP BY exporter";
     let mut got = BTreeMap::new();
@@ -251,27 +222,7 @@ fn softflowd_through_a_proxy_equals_the_capture() -> anyhow::Result<()> {
 #[test]
 fn a_rebalance_mid_stream_loses_and_doubles_nothing() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let bin = flowfold();
-    let slaves = [
-        Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.71")?,
-        Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.72")?,
-    ];
-    let (r1, r2) = (
-        slaves[0].ready.relays[0].to_string(),
-        slaves[1].ready.relays[0].to_string(),
-    );
-    let state = dir.path().join("assignments.json");
-    let flags = [
-        "--flows",
-        "127.0.0.70:0",
-        "--slave",
-        r1.as_str(),
-        "--slave",
-        r2.as_str(),
-        "--state",
-        state.to_str().expect("utf-8 path"),
-    ];
-    let proxy = ProxyNode::start_with(bin, dir.path(), "p", "127.0.0.70", &flags)?;
+    let (slaves, proxy) = two_slave_site(dir.path(), 70)?;
     let truth = dir.path().join("truth.parquet");
     // Two exporters (v9 and IPFIX) that send their templates once, at the start: after the move
     // only the proxy's template replay lets the new slave decode them. 3 s of export.
@@ -310,16 +261,7 @@ fn a_rebalance_mid_stream_loses_and_doubles_nothing() -> anyhow::Result<()> {
     let summary = sender.join().expect("the sender thread")?;
     assert_eq!(summary["flows"].as_u64(), Some(60_000), "{summary}");
 
-    let cluster = topology_toml(&[(
-        "site",
-        vec![GroupSpec {
-            name: "g",
-            priority: 1,
-            proxy: Some(("p", &proxy)),
-            slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1])],
-        }],
-    )]);
-    let master = Master::start(bin, dir.path(), "127.0.0.73", &cluster)?;
+    let master = master_of(dir.path(), &proxy, &slaves, "127.0.0.73")?;
     let query = "SELECT ip_text(exporter) AS exporter, count(*) AS flows, sum(packets) AS packets, \
                  sum(bytes) AS bytes FROM flows GROUP BY exporter";
     let truth: Value = serde_json::from_str(&std::fs::read_to_string(truth.with_extension("json"))?)?;
@@ -339,4 +281,42 @@ fn a_rebalance_mid_stream_loses_and_doubles_nothing() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Two slaves (`s1`, `s2` on 127.0.0.NET+1 and +2) behind proxy `p` (127.0.0.NET), which
+/// distributes by flow source; state under `dir`.
+fn two_slave_site(dir: &std::path::Path, net: u8) -> anyhow::Result<([Standalone; 2], ProxyNode)> {
+    let bin = flowfold();
+    let host = |i: u8| format!("127.0.0.{}", net + i);
+    let slaves = [
+        Standalone::start_slave(bin, &dir.join("s1"), "s1", &host(1))?,
+        Standalone::start_slave(bin, &dir.join("s2"), "s2", &host(2))?,
+    ];
+    let relays: Vec<String> = slaves.iter().map(|s| s.ready.relays[0].to_string()).collect();
+    let (flows, state) = (format!("{}:0", host(0)), dir.join("assignments.json"));
+    let mut flags = vec![
+        "--flows",
+        flows.as_str(),
+        "--state",
+        state.to_str().expect("utf-8 path"),
+    ];
+    for relay in &relays {
+        flags.extend(["--slave", relay.as_str()]);
+    }
+    let proxy = ProxyNode::start_with(bin, dir, "p", &host(0), &flags)?;
+    Ok((slaves, proxy))
+}
+
+/// A master over the one group of [`two_slave_site`].
+fn master_of(dir: &std::path::Path, proxy: &ProxyNode, slaves: &[Standalone; 2], host: &str) -> anyhow::Result<Master> {
+    let cluster = topology_toml(&[(
+        "site",
+        vec![GroupSpec {
+            name: "g",
+            priority: 1,
+            proxy: Some(("p", proxy)),
+            slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1])],
+        }],
+    )]);
+    Master::start(flowfold(), dir, host, &cluster)
 }

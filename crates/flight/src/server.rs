@@ -2,12 +2,10 @@
 //! until a shutdown signal.
 
 use std::future::Future;
-use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion_distributed::Worker;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 use crate::service::FlowSqlService;
 
@@ -23,14 +21,9 @@ pub async fn serve(
     worker: Option<Worker>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let incoming = TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(Duration::from_secs(30)));
-    tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(20)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+    planner::server::server()
         .add_service(FlightServiceServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES))
         .add_optional_service(worker.map(Worker::into_worker_server))
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(planner::server::incoming(listener), shutdown)
         .await
 }
