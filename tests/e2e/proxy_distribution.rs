@@ -272,7 +272,13 @@ fn a_rebalance_mid_stream_loses_and_doubles_nothing() -> anyhow::Result<()> {
         (got == want).then_some(())
     })
     .map_err(|e| anyhow::anyhow!("{e}:\n got  {got:?}\n want {want:?}"))?;
-    // The moved exporter is on both slaves now.
+    // The moved exporter is on both slaves now; a query naming it reads both.
+    let named = master.sql("SELECT count(*) AS n FROM flows WHERE exporter = ip('127.0.1.2')")?;
+    assert_eq!(
+        named[0]["n"].as_u64(),
+        want.get("127.0.1.2").map(|t| t[0]),
+        "pruning kept both slaves"
+    );
     for slave in &slaves {
         let rows = slave.sql_remote("SELECT count(*) AS n FROM flows WHERE exporter = ip('127.0.1.2')")?;
         assert!(

@@ -95,6 +95,32 @@ impl ChannelCache {
     }
 }
 
+/// The slaves of `slaves` that may store any of the channels `wanted` (table names): those that
+/// list one of them now, and those that do not answer in time (kept: never a silently partial
+/// answer). Asked fresh, in parallel, when the query is planned, so a channel that appeared a
+/// moment ago (a new or a rebalanced exporter) is found. At least one slave is kept, so the plan
+/// stays valid (its scan then returns nothing).
+pub async fn slaves_with_channels(slaves: Vec<SlaveRef>, wanted: &BTreeSet<String>, limit: Duration) -> Vec<SlaveRef> {
+    let asks = slaves
+        .iter()
+        .map(|slave| tokio::time::timeout(limit, channels_of(slave)));
+    let answers = futures::future::join_all(asks).await;
+    let first = slaves.first().cloned();
+    let kept: Vec<SlaveRef> = slaves
+        .into_iter()
+        .zip(answers)
+        .filter(|(_, answer)| match answer {
+            Ok(Ok(names)) => names.iter().any(|n| wanted.contains(n)),
+            _ => true,
+        })
+        .map(|(slave, _)| slave)
+        .collect();
+    match (kept.is_empty(), first) {
+        (true, Some(first)) => vec![first],
+        _ => kept,
+    }
+}
+
 /// The channel table names of one slave, from its Flight SQL `GetTables`.
 async fn channels_of(slave: &SlaveRef) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
     let channel = Endpoint::from_shared(format!("http://{}", slave.query))?

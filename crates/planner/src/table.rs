@@ -2,8 +2,10 @@
 //! source group, read on the slaves of the proxy group selected for it when the query is
 //! planned (recorded in the query's [`QueryReport`]; a query that accepts a partial answer skips
 //! the source groups that cannot answer). Filters, projection and limit go down to the slaves'
-//! scans.
+//! scans. A query that names exporters (or a channel table) reads only the slaves that list one
+//! of those channels when it is planned.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
@@ -13,9 +15,11 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use engine::schema::flow_schema;
-use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, LIVE_SCHEMA};
+use engine::snapshot::Channels;
+use engine::sql::channels::channels_for_filters;
+use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, LIVE_SCHEMA, channel_table_name};
 
-use crate::channels::ChannelCache;
+use crate::channels::{ChannelCache, slaves_with_channels};
 use crate::cluster::ClusterState;
 use crate::error::PlannerError;
 use crate::report::QueryReport;
@@ -40,6 +44,22 @@ impl ClusterFlowsTable {
         ClusterFlowsTable {
             cluster,
             channel: Some(name.to_string()),
+        }
+    }
+}
+
+impl ClusterFlowsTable {
+    /// The channel tables a query can read (`None`: any): this table's channel, and the
+    /// exporters its filters name (`exporter = ip(..)`, `IN`, `OR`).
+    fn wanted_channels(&self, filters: &[Expr]) -> Option<BTreeSet<String>> {
+        let by_filter = match channels_for_filters(filters) {
+            Channels::All => None,
+            Channels::Only(exporters) => Some(exporters.iter().map(channel_table_name).collect::<BTreeSet<_>>()),
+        };
+        match (&self.channel, by_filter) {
+            (None, wanted) => wanted,
+            (Some(channel), None) => Some(BTreeSet::from([channel.clone()])),
+            (Some(channel), Some(wanted)) => Some(wanted.into_iter().filter(|w| w == channel).collect()),
         }
     }
 }
@@ -76,7 +96,11 @@ impl TableProvider for ClusterFlowsTable {
         if let Some(report) = &report {
             report.record(&selection, &missing);
         }
-        let slaves = selection.into_iter().flat_map(|s| s.slaves).collect();
+        let mut slaves: Vec<_> = selection.into_iter().flat_map(|s| s.slaves).collect();
+        if let Some(wanted) = self.wanted_channels(filters) {
+            let timeouts = self.cluster.timeouts();
+            slaves = slaves_with_channels(slaves, &wanted, timeouts.connect + timeouts.keepalive).await;
+        }
         let request = ScanRequest {
             projection: projection.cloned(),
             filters: filters.to_vec(),
