@@ -223,7 +223,7 @@ fn build(data_dir: &Path, spec: &Spec) -> anyhow::Result<()> {
 }
 
 /// Files, bytes, row groups and rows of every `*.parquet` under `dir`.
-fn inventory(dir: &Path) -> anyhow::Result<(usize, u64, usize, u64)> {
+pub fn inventory(dir: &Path) -> anyhow::Result<(usize, u64, usize, u64)> {
     let mut paths = Vec::new();
     collect_parquet(dir, &mut paths)?;
     let (mut bytes, mut row_groups, mut rows) = (0, 0, 0);

@@ -58,9 +58,9 @@ pub fn flowfold_version(flowfold: &Path) -> String {
 /// The command that reproduces this run.
 pub fn command_line() -> String {
     let profile = if cfg!(debug_assertions) { "" } else { " --release" };
-    let mut parts = vec![format!(
-        "cargo run{profile} -p flowfold-benches --bin flowfold-query-bench --"
-    )];
+    // Set by cargo for each binary this file is compiled into.
+    let bin = env!("CARGO_BIN_NAME");
+    let mut parts = vec![format!("cargo run{profile} -p flowfold-benches --bin {bin} --")];
     parts.extend(std::env::args().skip(1));
     parts.join(" ")
 }

@@ -11,7 +11,8 @@
 //! - `node`: the flowfold node and its Flight SQL client.
 //! - `duck`: the DuckDB driver process.
 //! - `answer`: comparable answers from both engines.
-//! - `rounds`: the alternating timed rounds, medians.
+//! - `rounds`: the alternating timed rounds.
+//! - `median`: medians of timings.
 //! - `report`: the Markdown section.
 //! - `machine`: the machine, versions and command line.
 
@@ -20,6 +21,7 @@ mod args;
 mod dataset;
 mod duck;
 mod machine;
+mod median;
 mod node;
 // Shared with the ingest benchmark, which uses more of it.
 #[allow(dead_code)]

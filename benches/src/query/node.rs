@@ -1,5 +1,6 @@
-//! The flowfold side: a `flowfold standalone` node over the data set, queried through Flight SQL
-//! from this process, timed end to end (planning, execution, transfer and decoding).
+//! The flowfold side: a `flowfold standalone` node over the data set (or any flowfold process
+//! that serves Flight SQL, such as a master), queried through Flight SQL from this process, timed
+//! end to end (planning, execution, transfer and decoding).
 
 use std::path::Path;
 use std::process::Command;
@@ -28,8 +29,6 @@ impl Node {
     /// Starts `flowfold standalone` on `data` with `threads` query threads (loopback ports picked
     /// by the node, logs in `log_dir`) and connects to its Flight SQL service.
     pub fn start(flowfold: &Path, data: &Path, threads: usize, log_dir: &Path) -> anyhow::Result<Node> {
-        let ready = log_dir.join("flowfold.ready.json");
-        let _ = std::fs::remove_file(&ready);
         let mut cmd = Command::new(flowfold);
         cmd.arg("standalone")
             .arg("--data")
@@ -43,14 +42,17 @@ impl Node {
                 "127.0.0.1:0",
             ])
             .arg("--query-threads")
-            .arg(threads.to_string())
-            .arg("--ready-file")
-            .arg(&ready);
-        let mut proc = Proc::spawn("flowfold", cmd, log_dir)?;
-        let addr = wait_ready(&mut proc, &ready)?;
+            .arg(threads.to_string());
+        let (proc, addr) = spawn_ready("flowfold", cmd, log_dir)?;
+        Node::connect(proc, &addr)
+    }
+
+    /// Connects to the Flight SQL service at `addr` of the running flowfold process `proc` (a
+    /// standalone node or a master), which is stopped with the returned node.
+    pub fn connect(proc: Proc, addr: &str) -> anyhow::Result<Node> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let client = runtime
-            .block_on(SqlClient::connect(&addr))
+            .block_on(SqlClient::connect(addr))
             .with_context(|| format!("connecting to flowfold at {addr}"))?;
         Ok(Node { proc, client, runtime })
     }
@@ -98,8 +100,20 @@ impl Node {
     }
 }
 
-/// Waits for the ready file and returns the Flight SQL address in it.
-fn wait_ready(proc: &mut Proc, ready: &Path) -> anyhow::Result<String> {
+/// Spawns the flowfold process `cmd` (any role) with `--ready-file LOG_DIR/NAME.ready.json` and
+/// its output in `log_dir`, and waits for the ready file; returns the process and the query
+/// address in the file.
+pub fn spawn_ready(name: &str, mut cmd: Command, log_dir: &Path) -> anyhow::Result<(Proc, String)> {
+    let ready = log_dir.join(format!("{name}.ready.json"));
+    let _ = std::fs::remove_file(&ready);
+    cmd.arg("--ready-file").arg(&ready);
+    let mut proc = Proc::spawn(name, cmd, log_dir)?;
+    let addr = wait_ready(name, &mut proc, &ready)?;
+    Ok((proc, addr))
+}
+
+/// Waits for the ready file and returns the query address in it.
+fn wait_ready(name: &str, proc: &mut Proc, ready: &Path) -> anyhow::Result<String> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if let Ok(text) = std::fs::read_to_string(ready)
@@ -109,16 +123,16 @@ fn wait_ready(proc: &mut Proc, ready: &Path) -> anyhow::Result<String> {
             return Ok(addr.to_string());
         }
         if let Some(exit) = proc.try_reap()? {
-            bail!("flowfold exited early (code {}): {}", exit.code, proc.stderr_tail());
+            bail!("{name} exited early (code {}): {}", exit.code, proc.stderr_tail());
         }
         if Instant::now() >= deadline {
             bail!(
-                "flowfold wrote no ready file within {READY_TIMEOUT:?}: {}",
+                "{name} wrote no ready file within {READY_TIMEOUT:?}: {}",
                 proc.stderr_tail()
             );
         }
         if procs::interrupted() {
-            bail!("interrupted while waiting for flowfold");
+            bail!("interrupted while waiting for {name}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }

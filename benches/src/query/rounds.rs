@@ -11,6 +11,9 @@ use crate::node::Node;
 use crate::procs;
 use crate::queries::Query;
 
+/// Medians live in their own module, shared with the distributed benchmark.
+pub use crate::median::median;
+
 /// Timings of one query on both engines.
 #[derive(Debug, Clone, Default)]
 pub struct QueryTimes {
@@ -81,28 +84,4 @@ pub fn run(
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// The median of `values` (the mean of the middle two for an even count; 0 when empty).
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => sorted[n / 2],
-        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn medians_of_odd_even_and_empty_lists() {
-        assert_eq!(median(&[5.0, 1.0, 3.0]), 3.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert_eq!(median(&[]), 0.0);
-    }
 }
