@@ -9,12 +9,17 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
+use datafusion::common::DFSchema;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::{SendableRecordBatchStream, SessionStateBuilder, TaskContext};
+use datafusion::execution::{SendableRecordBatchStream, SessionState, SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::filter_pushdown::FilterPushdown;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties};
@@ -158,6 +163,7 @@ impl ScanInner {
                 self.request.limit,
             )
             .await?;
+        let plan = push_filters_into_scan(&state, plan, &self.request.filters)?;
         if plan.output_partitioning().partition_count() == self.partitions {
             return Ok(plan);
         }
@@ -237,4 +243,25 @@ impl ExecutionPlan for SlaveScanExec {
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
+}
+
+/// Hands the scan's filters to the Parquet sources of `plan`, as DataFusion's own optimizer does
+/// for a single-node plan (filter pushdown is a physical-optimizer step, not part of
+/// `TableProvider::scan`): files, row groups and pages are then pruned by their statistics. The
+/// filters are re-applied exactly above the scan, on the master's side of the plan.
+fn push_filters_into_scan(
+    state: &SessionState,
+    plan: Arc<dyn ExecutionPlan>,
+    filters: &[Expr],
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let Some(predicate) = conjunction(filters.iter().cloned()) else {
+        return Ok(plan);
+    };
+    let schema = DFSchema::try_from(plan.schema())?;
+    let Ok(predicate) = state.create_physical_expr(predicate, &schema) else {
+        // A filter on a column the scan does not read: leave the pruning to the plan above.
+        return Ok(plan);
+    };
+    let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, plan)?);
+    FilterPushdown::new().optimize(filtered, state.config_options())
 }
