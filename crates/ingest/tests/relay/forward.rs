@@ -3,31 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use flowfold_ingest::relay::frame::FRAME_HEADER_LEN;
 use flowfold_ingest::relay::metrics::SlaveLabel;
-use flowfold_ingest::relay::{Forwarder, ForwarderConfig, RelayMetrics};
+use flowfold_ingest::relay::{Forwarder, RelayMetrics};
 
-use crate::harness::{Slave, exporter, v5_datagram, wait_for};
+use crate::harness::{Slave, config, exporter, v5_datagram, wait_for};
 
 const DATAGRAMS: u32 = 3;
 const FLOWS: u8 = 10;
 const PER_ROUND: u64 = DATAGRAMS as u64 * FLOWS as u64;
-
-fn config(slaves: &[Slave], state: &Path) -> ForwarderConfig {
-    let mut config = ForwarderConfig::new(
-        vec!["127.0.0.1:0".parse().unwrap()],
-        slaves.iter().map(|s| s.relay).collect(),
-        state.join("assignments.json"),
-    );
-    config.recv_buffer = 1 << 20;
-    config.send_buffer = 1 << 20;
-    config.poll_interval = Duration::from_millis(50);
-    config
-}
 
 /// Each exporter in turn sends `DATAGRAMS` datagrams of `FLOWS` flows.
 fn send_round<'a>(exporters: impl IntoIterator<Item = &'a UdpSocket>, to: SocketAddr, round: u32) {

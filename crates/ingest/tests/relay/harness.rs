@@ -151,6 +151,20 @@ fn label(exporter: IpAddr) -> ExporterLabel {
     }
 }
 
+/// A forwarder on 127.0.0.1 to `slaves`' relay listeners, its state in `state`, with small
+/// buffers and a short poll interval.
+pub fn config(slaves: &[Slave], state: &std::path::Path) -> flowfold_ingest::relay::ForwarderConfig {
+    let mut config = flowfold_ingest::relay::ForwarderConfig::new(
+        vec!["127.0.0.1:0".parse().unwrap()],
+        slaves.iter().map(|s| s.relay).collect(),
+        state.join("assignments.json"),
+    );
+    config.recv_buffer = 1 << 20;
+    config.send_buffer = 1 << 20;
+    config.poll_interval = Duration::from_millis(50);
+    config
+}
+
 /// An exporter socket on its own loopback address (`127.0.0.<last>`).
 pub fn exporter(last: u8) -> UdpSocket {
     UdpSocket::bind(SocketAddr::from(([127, 0, 0, last], 0))).unwrap()

@@ -3,14 +3,13 @@
 //! every later flow; the flows on both slaves add up to those sent, exactly.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use flowfold_ingest::relay::metrics::SlaveLabel;
-use flowfold_ingest::relay::{Forwarder, ForwarderConfig, RelayMetrics};
+use flowfold_ingest::relay::{Forwarder, RelayMetrics};
 
-use crate::harness::{Slave, exporter, wait_for};
+use crate::harness::{Slave, config, exporter, wait_for};
 
 /// Flows per datagram.
 const FLOWS: u32 = 5;
@@ -155,18 +154,6 @@ impl Exporter {
         };
         self.socket.send_to(&datagram, to).unwrap();
     }
-}
-
-fn config(slaves: &[Slave], state: &Path) -> ForwarderConfig {
-    let mut config = ForwarderConfig::new(
-        vec!["127.0.0.1:0".parse().unwrap()],
-        slaves.iter().map(|s| s.relay).collect(),
-        state.join("assignments.json"),
-    );
-    config.recv_buffer = 1 << 20;
-    config.send_buffer = 1 << 20;
-    config.poll_interval = Duration::from_millis(50);
-    config
 }
 
 fn slave_label(slave: &Slave) -> SlaveLabel {
