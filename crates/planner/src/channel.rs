@@ -47,7 +47,8 @@ impl TimedChannels {
         }
     }
 
-    fn channel(&self, url: &Url) -> Result<Channel, DataFusionError> {
+    /// The cached (lazily connected) channel to `url`.
+    pub(crate) fn channel(&self, url: &Url) -> Result<Channel, DataFusionError> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(channel) = channels.get(url) {
             return Ok(channel.clone());

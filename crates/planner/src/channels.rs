@@ -13,8 +13,9 @@ use arrow_flight::sql::CommandGetTables;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use engine::sql::CHANNEL_PREFIX;
 use futures::TryStreamExt;
-use tonic::transport::Endpoint;
+use tonic::transport::Channel;
 
+use crate::channel::TimedChannels;
 use crate::cluster::ClusterState;
 use crate::topology::SlaveRef;
 
@@ -28,16 +29,20 @@ pub struct ChannelCache {
     names: RwLock<BTreeSet<String>>,
     /// Each slave's channels, as it last answered.
     by_slave: RwLock<BTreeMap<String, BTreeSet<String>>>,
+    /// Connections to the slaves, kept between listings.
+    connections: TimedChannels,
 }
 
 impl ChannelCache {
     /// An empty cache over `cluster` (call [`ChannelCache::refresh`] or spawn
     /// [`ChannelCache::keep_fresh`]).
     pub fn new(cluster: Arc<ClusterState>) -> ChannelCache {
+        let connections = TimedChannels::new(cluster.timeouts());
         ChannelCache {
             cluster,
             names: RwLock::new(BTreeSet::new()),
             by_slave: RwLock::new(BTreeMap::new()),
+            connections,
         }
     }
 
@@ -58,21 +63,20 @@ impl ChannelCache {
         let Ok(selection) = self.cluster.select() else {
             return;
         };
-        let timeouts = self.cluster.timeouts();
+        let slaves: Vec<SlaveRef> = selection.into_iter().flat_map(|s| s.slaves).collect();
         let mut names = BTreeSet::new();
         let mut complete = true;
-        for slave in selection.iter().flat_map(|s| &s.slaves) {
-            match tokio::time::timeout(timeouts.connect + timeouts.keepalive, channels_of(slave)).await {
-                Ok(Ok(found)) => {
+        for (slave, answer) in slaves.iter().zip(self.ask(&slaves).await) {
+            match answer {
+                Ok(found) => {
                     names.extend(found.iter().cloned());
                     let mut by_slave = self.by_slave.write().unwrap_or_else(|p| p.into_inner());
                     by_slave.insert(slave.name.clone(), found.into_iter().collect());
                 }
-                Ok(Err(e)) => {
+                Err(e) => {
                     complete = false;
                     tracing::debug!(slave = %slave.name, error = %e, "listing channels failed");
                 }
-                Err(_) => complete = false,
             }
         }
         let mut known = self.names.write().unwrap_or_else(|p| p.into_inner());
@@ -80,6 +84,47 @@ impl ChannelCache {
             names.extend(known.iter().cloned());
         }
         *known = names;
+    }
+
+    /// The slaves of `slaves` that may store any of the channels `wanted` (table names): those
+    /// that list one of them now, and those that do not answer in time (kept: never a silently
+    /// partial answer). Asked fresh, in parallel, when the query is planned, so a channel that
+    /// appeared a moment ago (a new or a rebalanced exporter) is found. At least one slave is
+    /// kept, so the plan stays valid (its scan then returns nothing).
+    pub async fn slaves_with_channels(&self, slaves: Vec<SlaveRef>, wanted: &BTreeSet<String>) -> Vec<SlaveRef> {
+        let answers = self.ask(&slaves).await;
+        let first = slaves.first().cloned();
+        let kept: Vec<SlaveRef> = slaves
+            .into_iter()
+            .zip(answers)
+            .filter(|(_, answer)| match answer {
+                Ok(names) => names.iter().any(|n| wanted.contains(n)),
+                Err(_) => true,
+            })
+            .map(|(slave, _)| slave)
+            .collect();
+        match (kept.is_empty(), first) {
+            (true, Some(first)) => vec![first],
+            _ => kept,
+        }
+    }
+
+    /// Each slave's channel table names, asked in parallel over the kept connections, each
+    /// within the connect timeout + keepalive.
+    async fn ask(&self, slaves: &[SlaveRef]) -> Vec<Result<Vec<String>, String>> {
+        let timeouts = self.cluster.timeouts();
+        let limit = timeouts.connect + timeouts.keepalive;
+        let asks = slaves.iter().map(|slave| async move {
+            let channel = slave
+                .url()
+                .map_err(|e| e.to_string())
+                .and_then(|url| self.connections.channel(&url).map_err(|e| e.to_string()))?;
+            match tokio::time::timeout(limit, channels_of(channel)).await {
+                Ok(answer) => answer.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer within {limit:?}")),
+            }
+        });
+        futures::future::join_all(asks).await
     }
 
     /// Refreshes every [`REFRESH_EVERY`] until the cache is dropped elsewhere.
@@ -95,37 +140,8 @@ impl ChannelCache {
     }
 }
 
-/// The slaves of `slaves` that may store any of the channels `wanted` (table names): those that
-/// list one of them now, and those that do not answer in time (kept: never a silently partial
-/// answer). Asked fresh, in parallel, when the query is planned, so a channel that appeared a
-/// moment ago (a new or a rebalanced exporter) is found. At least one slave is kept, so the plan
-/// stays valid (its scan then returns nothing).
-pub async fn slaves_with_channels(slaves: Vec<SlaveRef>, wanted: &BTreeSet<String>, limit: Duration) -> Vec<SlaveRef> {
-    let asks = slaves
-        .iter()
-        .map(|slave| tokio::time::timeout(limit, channels_of(slave)));
-    let answers = futures::future::join_all(asks).await;
-    let first = slaves.first().cloned();
-    let kept: Vec<SlaveRef> = slaves
-        .into_iter()
-        .zip(answers)
-        .filter(|(_, answer)| match answer {
-            Ok(Ok(names)) => names.iter().any(|n| wanted.contains(n)),
-            _ => true,
-        })
-        .map(|(slave, _)| slave)
-        .collect();
-    match (kept.is_empty(), first) {
-        (true, Some(first)) => vec![first],
-        _ => kept,
-    }
-}
-
-/// The channel table names of one slave, from its Flight SQL `GetTables`.
-async fn channels_of(slave: &SlaveRef) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
-    let channel = Endpoint::from_shared(format!("http://{}", slave.query))?
-        .connect()
-        .await?;
+/// The channel table names of one slave, from its Flight SQL `GetTables` over `channel`.
+async fn channels_of(channel: Channel) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
     let mut client = FlightSqlServiceClient::new(channel);
     let info = client
         .get_tables(CommandGetTables {

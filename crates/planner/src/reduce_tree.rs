@@ -42,7 +42,7 @@ use datafusion_distributed::NetworkCoalesceExec;
 use crate::cluster::ClusterState;
 use crate::merge::ProxyMergeExec;
 use crate::scan::SlaveScanExec;
-use crate::topology::{SlaveRef, Topology};
+use crate::topology::{ProxyGroup, SlaveRef, Topology};
 
 /// Flow fields with few distinct values: grouping by them keeps the partial states small.
 pub const LOW_CARDINALITY: &[&str] = &[
@@ -163,23 +163,18 @@ impl ReduceTree {
     /// The padded task layout of `scan` (group by group, K tasks each) and each group's merger.
     fn layout(&self, scan: &SlaveScanExec) -> Option<(Vec<Option<SlaveRef>>, Vec<SlaveRef>)> {
         let topology = self.cluster.topology();
-        let mut groups: Vec<(&str, Vec<SlaveRef>)> = Vec::new();
+        let mut groups: Vec<(&ProxyGroup, Vec<SlaveRef>)> = Vec::new();
         for slave in scan.slaves() {
             let group = topology.group_of(&slave.name)?;
-            match groups.iter_mut().find(|(name, _)| *name == group.name) {
+            match groups.iter_mut().find(|(g, _)| g.name == group.name) {
                 Some((_, slaves)) => slaves.push(slave.clone()),
-                None => groups.push((&group.name, vec![slave.clone()])),
+                None => groups.push((group, vec![slave.clone()])),
             }
         }
         let width = groups.iter().map(|(_, s)| s.len()).max()?;
         let mut mergers: Vec<SlaveRef> = Vec::new();
         let mut layout = Vec::new();
-        for (name, slaves) in &groups {
-            let group = topology
-                .source_groups
-                .iter()
-                .flat_map(|s| &s.proxy_groups)
-                .find(|g| g.name == *name)?;
+        for (group, slaves) in &groups {
             mergers.push(Topology::merger(group).clone());
             layout.extend(slaves.iter().cloned().map(Some));
             layout.extend(std::iter::repeat_n(None, width - slaves.len()));

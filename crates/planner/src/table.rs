@@ -19,7 +19,7 @@ use engine::snapshot::Channels;
 use engine::sql::channels::channels_for_filters;
 use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, LIVE_SCHEMA, channel_table_name};
 
-use crate::channels::{ChannelCache, slaves_with_channels};
+use crate::channels::ChannelCache;
 use crate::cluster::ClusterState;
 use crate::error::PlannerError;
 use crate::report::QueryReport;
@@ -29,20 +29,27 @@ use crate::scan::{ScanRequest, SlaveScanExec};
 #[derive(Debug)]
 pub struct ClusterFlowsTable {
     cluster: Arc<ClusterState>,
+    /// Asks the slaves which channels they store (exporter pruning).
+    channels: Arc<ChannelCache>,
     /// `Some(table name)`: only that live channel.
     channel: Option<String>,
 }
 
 impl ClusterFlowsTable {
     /// The flows of every source group of `cluster`.
-    pub fn new(cluster: Arc<ClusterState>) -> ClusterFlowsTable {
-        ClusterFlowsTable { cluster, channel: None }
+    pub fn new(cluster: Arc<ClusterState>, channels: Arc<ChannelCache>) -> ClusterFlowsTable {
+        ClusterFlowsTable {
+            cluster,
+            channels,
+            channel: None,
+        }
     }
 
     /// The flows of one live channel (table name `exporter_...`).
-    pub fn channel(cluster: Arc<ClusterState>, name: &str) -> ClusterFlowsTable {
+    pub fn channel(cluster: Arc<ClusterState>, channels: Arc<ChannelCache>, name: &str) -> ClusterFlowsTable {
         ClusterFlowsTable {
             cluster,
+            channels,
             channel: Some(name.to_string()),
         }
     }
@@ -98,8 +105,7 @@ impl TableProvider for ClusterFlowsTable {
         }
         let mut slaves: Vec<_> = selection.into_iter().flat_map(|s| s.slaves).collect();
         if let Some(wanted) = self.wanted_channels(filters) {
-            let timeouts = self.cluster.timeouts();
-            slaves = slaves_with_channels(slaves, &wanted, timeouts.connect + timeouts.keepalive).await;
+            slaves = self.channels.slaves_with_channels(slaves, &wanted).await;
         }
         let request = ScanRequest {
             projection: projection.cloned(),
@@ -133,7 +139,10 @@ impl SchemaProvider for ClusterLiveSchema {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let cluster = Arc::clone(&self.cluster);
         if name == FLOWS_TABLE {
-            return Ok(Some(Arc::new(ClusterFlowsTable::new(cluster))));
+            return Ok(Some(Arc::new(ClusterFlowsTable::new(
+                cluster,
+                Arc::clone(&self.channels),
+            ))));
         }
         if !name.starts_with(CHANNEL_PREFIX) {
             return Ok(None);
@@ -142,11 +151,10 @@ impl SchemaProvider for ClusterLiveSchema {
             // A channel newer than the last refresh: ask the slaves now.
             self.channels.refresh().await;
         }
-        Ok(self
-            .channels
-            .names()
-            .contains(name)
-            .then(|| Arc::new(ClusterFlowsTable::channel(cluster, name)) as Arc<dyn TableProvider>))
+        Ok(self.channels.names().contains(name).then(|| {
+            let channels = Arc::clone(&self.channels);
+            Arc::new(ClusterFlowsTable::channel(cluster, channels, name)) as Arc<dyn TableProvider>
+        }))
     }
 
     fn table_exist(&self, name: &str) -> bool {
