@@ -51,7 +51,7 @@ impl Master {
         channels.refresh().await;
         let refresher = tokio::spawn(ChannelCache::keep_fresh(Arc::clone(&channels)));
         let admin = crate::master_admin::routes(Arc::clone(&cluster), Arc::clone(&channels));
-        let ctx = master_session(Arc::clone(&cluster), channels, &settings.query_resources)?;
+        let ctx = master_session(Arc::clone(&cluster), channels, None, &settings.query_resources)?;
         let mut registry = Registry::default();
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);

@@ -139,7 +139,7 @@ async fn start_query_service(
         std::fs::create_dir_all(&dir).with_context(|| format!("creating the spill directory {}", dir.display()))?;
         resources.spill_dir = Some(dir);
     }
-    let ctx = flow_session(&settings.data_dir, &resources)?;
+    let ctx = flow_session(&settings.data_dir, &resources, None)?;
     let local = LocalFlows {
         name: settings.name.clone(),
         data_dir: settings.data_dir.clone(),

@@ -78,7 +78,7 @@ pub async fn query(data_dir: &Path, sql: &str) -> anyhow::Result<Vec<RecordBatch
         "{} holds no flow table (no flows/ directory)",
         data_dir.display()
     );
-    let ctx = flow_session(data_dir, &QueryResources::default())
+    let ctx = flow_session(data_dir, &QueryResources::default(), None)
         .with_context(|| format!("opening the flows in {}", data_dir.display()))?;
     let frame = ctx.sql_with_options(sql, read_only()).await?;
     Ok(frame.collect().await?)

@@ -9,6 +9,8 @@ pub mod clock;
 pub mod display;
 pub mod error;
 pub mod layout;
+#[cfg(feature = "sql")]
+pub mod profiles;
 pub mod schema;
 pub mod snapshot;
 #[cfg(feature = "sql")]

@@ -7,6 +7,7 @@ use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_distributed::{DistributedExt, SessionStateBuilderExt, Worker, WorkerQueryContext};
+use engine::profiles::ProfileCatalog;
 use engine::sql::functions::flow_functions;
 use engine::sql::{CATALOG, QueryResources, query_config, query_runtime};
 
@@ -21,10 +22,11 @@ use crate::table::cluster_catalog;
 
 /// The master's session: catalog `flowfold` over `cluster` (its channel tables from
 /// `channels`), flow functions, the distributed planner with flowfold's codec, task handlers,
-/// the reduce-tree rule and connection timeouts.
+/// the reduce-tree rule and connection timeouts; the profiles of `profiles` as schemas.
 pub fn master_session(
     cluster: Arc<ClusterState>,
     channels: Arc<ChannelCache>,
+    profiles: Option<Arc<ProfileCatalog>>,
     resources: &QueryResources,
 ) -> Result<SessionContext> {
     let timeouts = cluster.timeouts();
@@ -45,7 +47,7 @@ pub fn master_session(
     for function in flow_functions() {
         ctx.register_udf(function);
     }
-    ctx.register_catalog(CATALOG, cluster_catalog(cluster, channels)?);
+    ctx.register_catalog(CATALOG, cluster_catalog(cluster, channels, profiles));
     Ok(ctx)
 }
 

@@ -10,14 +10,15 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, SchemaProvider};
-use datafusion::catalog::{MemoryCatalogProvider, Session, TableProvider};
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
+use engine::profiles::ProfileCatalog;
 use engine::schema::flow_schema;
 use engine::snapshot::Channels;
 use engine::sql::channels::channels_for_filters;
-use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, LIVE_SCHEMA, channel_table_name};
+use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, FlowCatalog, channel_table_name};
 
 use crate::channels::ChannelCache;
 use crate::cluster::ClusterState;
@@ -162,10 +163,16 @@ impl SchemaProvider for ClusterLiveSchema {
     }
 }
 
-/// Catalog `flowfold` with schema `live` over the cluster; `channels` lists its channel tables.
-pub fn cluster_catalog(cluster: Arc<ClusterState>, channels: Arc<ChannelCache>) -> Result<Arc<dyn CatalogProvider>> {
-    let live = ClusterLiveSchema { cluster, channels };
-    let catalog = MemoryCatalogProvider::new();
-    catalog.register_schema(LIVE_SCHEMA, Arc::new(live) as Arc<dyn SchemaProvider>)?;
-    Ok(Arc::new(catalog))
+/// Catalog `flowfold` with schema `live` over the cluster (`channels` lists its channel
+/// tables) and a schema per profile of `profiles`.
+pub fn cluster_catalog(
+    cluster: Arc<ClusterState>,
+    channels: Arc<ChannelCache>,
+    profiles: Option<Arc<ProfileCatalog>>,
+) -> Arc<dyn CatalogProvider> {
+    let catalog = FlowCatalog::over(Arc::new(ClusterLiveSchema { cluster, channels }));
+    Arc::new(match profiles {
+        Some(profiles) => catalog.with_profiles(profiles),
+        None => catalog,
+    })
 }

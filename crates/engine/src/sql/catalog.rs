@@ -12,6 +12,7 @@ use datafusion::error::{DataFusionError, Result};
 use super::table::{FLOWS_TABLE, FlowsTable};
 use crate::addr::{Addr16, to_path_segment};
 use crate::layout::list_exporters;
+use crate::profiles::{ProfileCatalog, ProfileSchema};
 use crate::snapshot::Channels;
 
 /// Name of the catalog.
@@ -34,30 +35,54 @@ pub fn find_channel(data_dir: &Path, table: &str) -> Option<Addr16> {
     .channel(table)
 }
 
-/// Catalog `flowfold` over a data directory.
+/// Catalog `flowfold`: schema `live` (the stored flows) and, with a profile catalog, one schema
+/// per profile (views over `live.flows`, see [`profiles`](crate::profiles)).
 #[derive(Debug)]
 pub struct FlowCatalog {
-    live: Arc<LiveSchema>,
+    live: Arc<dyn SchemaProvider>,
+    profiles: Option<Arc<ProfileCatalog>>,
 }
 
 impl FlowCatalog {
     /// The catalog of the flows stored in `data_dir`.
     pub fn new(data_dir: &Path) -> FlowCatalog {
-        FlowCatalog {
-            live: Arc::new(LiveSchema {
-                data_dir: data_dir.to_path_buf(),
-            }),
-        }
+        FlowCatalog::over(Arc::new(LiveSchema {
+            data_dir: data_dir.to_path_buf(),
+        }))
+    }
+
+    /// The catalog whose schema `live` is `live` (the master's: the cluster's flows).
+    pub fn over(live: Arc<dyn SchemaProvider>) -> FlowCatalog {
+        FlowCatalog { live, profiles: None }
+    }
+
+    /// The same catalog with the profiles of `profiles` as schemas.
+    pub fn with_profiles(mut self, profiles: Arc<ProfileCatalog>) -> FlowCatalog {
+        self.profiles = Some(profiles);
+        self
     }
 }
 
 impl CatalogProvider for FlowCatalog {
     fn schema_names(&self) -> Vec<String> {
-        vec![LIVE_SCHEMA.to_string()]
+        let mut names = vec![LIVE_SCHEMA.to_string()];
+        if let Some(profiles) = &self.profiles {
+            names.extend(profiles.snapshot().profiles.keys().cloned());
+        }
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        (name == LIVE_SCHEMA).then(|| Arc::clone(&self.live) as Arc<dyn SchemaProvider>)
+        if name == LIVE_SCHEMA {
+            return Some(Arc::clone(&self.live));
+        }
+        let profiles = self.profiles.as_ref()?;
+        profiles.snapshot().get(name)?;
+        Some(Arc::new(ProfileSchema::new(
+            name,
+            Arc::clone(profiles),
+            Arc::clone(&self.live),
+        )))
     }
 }
 

@@ -7,6 +7,8 @@ pub mod functions;
 pub mod nfdump_filter;
 pub mod session;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod test_flows;
 
 pub use catalog::{CATALOG, CHANNEL_PREFIX, FlowCatalog, LIVE_SCHEMA, channel_table_name, find_channel};
 pub use session::{QueryResources, flow_session, query_config, query_runtime, read_only};

@@ -14,6 +14,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use super::catalog::{CATALOG, FlowCatalog, LIVE_SCHEMA};
 use super::functions::register_flow_functions;
 use crate::error::Result;
+use crate::profiles::ProfileCatalog;
 
 /// Resources a node's queries may use together.
 #[derive(Debug, Clone)]
@@ -40,10 +41,20 @@ impl Default for QueryResources {
     }
 }
 
-/// A session over the flows in `data_dir`, limited by `resources`.
-pub fn flow_session(data_dir: &Path, resources: &QueryResources) -> Result<SessionContext> {
+/// A session over the flows in `data_dir`, limited by `resources`, with the profiles of
+/// `profiles` as schemas.
+pub fn flow_session(
+    data_dir: &Path,
+    resources: &QueryResources,
+    profiles: Option<Arc<ProfileCatalog>>,
+) -> Result<SessionContext> {
     let ctx = SessionContext::new_with_config_rt(query_config(resources), query_runtime(resources)?);
-    ctx.register_catalog(CATALOG, Arc::new(FlowCatalog::new(data_dir)));
+    let catalog = FlowCatalog::new(data_dir);
+    let catalog = match profiles {
+        Some(profiles) => catalog.with_profiles(profiles),
+        None => catalog,
+    };
+    ctx.register_catalog(CATALOG, Arc::new(catalog));
     register_flow_functions(&ctx);
     Ok(ctx)
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use engine::profiles::ProfileCatalog;
 use flowfold_flight::runner::result_schema;
 use flowfold_flight::{QueryLimits, QueryMetrics, QueryRunner};
 use futures::TryStreamExt;
@@ -35,13 +36,14 @@ pub struct FlowDb {
 }
 
 impl FlowDb {
-    /// A connection to the flows in `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<FlowDb, SltError> {
+    /// A connection to the flows in `data_dir`, with `profiles`.
+    pub fn open(data_dir: &Path, profiles: &Arc<ProfileCatalog>) -> Result<FlowDb, SltError> {
         let resources = engine::sql::QueryResources {
             target_partitions: TARGET_PARTITIONS,
             ..Default::default()
         };
-        let ctx = engine::sql::flow_session(data_dir, &resources).map_err(|e| SltError(e.to_string()))?;
+        let ctx = engine::sql::flow_session(data_dir, &resources, Some(Arc::clone(profiles)))
+            .map_err(|e| SltError(e.to_string()))?;
         Ok(FlowDb {
             runner: QueryRunner::new(ctx, QueryLimits::default(), QueryMetrics::new()),
             mask: DataDirMask::new(data_dir),
@@ -52,13 +54,19 @@ impl FlowDb {
     pub fn master(
         cluster: &Arc<planner::ClusterState>,
         channels: &Arc<planner::ChannelCache>,
+        profiles: &Arc<ProfileCatalog>,
     ) -> Result<FlowDb, SltError> {
         let resources = engine::sql::QueryResources {
             target_partitions: TARGET_PARTITIONS,
             ..Default::default()
         };
-        let ctx = planner::master_session(Arc::clone(cluster), Arc::clone(channels), &resources)
-            .map_err(|e| SltError(e.to_string()))?;
+        let ctx = planner::master_session(
+            Arc::clone(cluster),
+            Arc::clone(channels),
+            Some(Arc::clone(profiles)),
+            &resources,
+        )
+        .map_err(|e| SltError(e.to_string()))?;
         let runner = QueryRunner::new(ctx, QueryLimits::default(), QueryMetrics::new());
         Ok(FlowDb {
             runner: runner.with_failover(Arc::clone(cluster)),

@@ -31,9 +31,11 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine::addr::{Addr16, from_ip};
+use engine::profiles::{ChannelFilter, LIVE_PROFILE, Profile, ProfileCatalog, ProfileChannel, Retention};
 use engine::{FlowBatchBuilder, FlowRecord, FlowStore, StoreConfig};
 use tempfile::TempDir;
 
@@ -292,4 +294,52 @@ fn check(what: &str, got: u64, want: u64) -> Result<(), String> {
     } else {
         Err(format!("fixture: {what}: expected {want}, got {got}"))
     }
+}
+
+/// The profiles every `.slt` file sees, in memory (counts worked out from the table above):
+///
+/// | table | filter | flows |
+/// |-------|--------|-------|
+/// | `web.https` | nfdump `proto tcp and dst port 443` | A0 x7 + C0 x3 = 10 |
+/// | `web.dns` | SQL `dst_port = 53` | A1 x7 + B1 x3 + C2 x3 = 13 |
+/// | `v6lab.v6` | sources `web.dns`, nfdump `ipv6` | B1 x3 = 3 |
+/// | `second.all` | sources `live.exporter_10_0_0_2`, nfdump `any` | B0 x3 + B1 x3 = 6 |
+pub fn profiles() -> Result<Arc<ProfileCatalog>, String> {
+    let catalog = ProfileCatalog::in_memory().map_err(|e| e.to_string())?;
+    let channel = |name: &str, filter: ChannelFilter| ProfileChannel {
+        name: name.to_string(),
+        filter,
+    };
+    let profile = |name: &str, parent: &str, sources: &[&str], channels: Vec<ProfileChannel>| Profile {
+        name: name.to_string(),
+        parent: parent.to_string(),
+        description: String::new(),
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        channels,
+        span: None,
+        retention: Retention::default(),
+        version: 0,
+    };
+    let nfdump = |text: &str| ChannelFilter::Nfdump(text.to_string());
+    for p in [
+        profile(
+            "web",
+            LIVE_PROFILE,
+            &[],
+            vec![
+                channel("https", nfdump("proto tcp and dst port 443")),
+                channel("dns", ChannelFilter::Sql("dst_port = 53".to_string())),
+            ],
+        ),
+        profile("v6lab", "web", &["dns"], vec![channel("v6", nfdump("ipv6"))]),
+        profile(
+            "second",
+            LIVE_PROFILE,
+            &["exporter_10_0_0_2"],
+            vec![channel("all", nfdump("any"))],
+        ),
+    ] {
+        catalog.create(p).map_err(|e| e.to_string())?;
+    }
+    Ok(Arc::new(catalog))
 }

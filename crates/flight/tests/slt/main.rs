@@ -23,6 +23,7 @@ use sqllogictest::{DefaultColumnType, Record, Runner, parse_file, strict_column_
 
 use cluster::Cluster;
 use db::FlowDb;
+use engine::profiles::ProfileCatalog;
 use fixture::Fixture;
 
 /// What running one file gave.
@@ -72,12 +73,13 @@ async fn run_all(filter: Option<&str>) -> Result<bool, String> {
     }
     let fixture = Fixture::build()?;
     let cluster = Cluster::start(fixture.data_dir()).await?;
+    let profiles = fixture::profiles()?;
     let mut failed_files = 0;
     for file in &files {
         let name = file_name(file);
         let outcome = match name.starts_with("distributed") {
-            true => run_file(file, Target::Master(&cluster)).await?,
-            false => run_file(file, Target::Node(fixture.data_dir())).await?,
+            true => run_file(file, Target::Master(&cluster), &profiles).await?,
+            false => run_file(file, Target::Node(fixture.data_dir()), &profiles).await?,
         };
         if outcome.failures.is_empty() {
             println!("slt {name}: ok ({} records)", outcome.records);
@@ -134,16 +136,17 @@ enum Target<'a> {
 }
 
 /// Runs every record of one file on a fresh connection, going on past failures.
-async fn run_file(file: &Path, target: Target<'_>) -> Result<FileOutcome, String> {
+async fn run_file(file: &Path, target: Target<'_>, profiles: &Arc<ProfileCatalog>) -> Result<FileOutcome, String> {
+    let profiles = Arc::clone(profiles);
     let records = parse_file::<DefaultColumnType>(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let connect: Box<dyn Fn() -> Result<FlowDb, db::SltError> + Send + Sync> = match target {
         Target::Node(data_dir) => {
             let data_dir = data_dir.to_path_buf();
-            Box::new(move || FlowDb::open(&data_dir))
+            Box::new(move || FlowDb::open(&data_dir, &profiles))
         }
         Target::Master(cluster) => {
             let (state, channels) = (Arc::clone(&cluster.state), Arc::clone(&cluster.channels));
-            Box::new(move || FlowDb::master(&state, &channels))
+            Box::new(move || FlowDb::master(&state, &channels, &profiles))
         }
     };
     let mut runner = Runner::new(move || std::future::ready(connect()));

@@ -33,7 +33,7 @@ mod ip_version;
 mod nfdump;
 mod proto_name;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
