@@ -7,8 +7,10 @@ mod master;
 mod master_admin;
 mod node;
 mod output;
+mod profiles_admin;
 mod proxy;
 mod proxy_admin;
+mod retention;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +41,9 @@ enum Command {
     Admin(cli::admin::AdminArgs),
     /// Run read-only SQL over a data directory.
     Sql(cli::sql::SqlArgs),
+    /// Remove sealed windows outside retention limits from a data directory once (or, with
+    /// --dry-run, list them), printing the bytes freed.
+    Retention(cli::retention::RetentionArgs),
     /// Top N addresses, ports, protocols, AS numbers or interfaces, like `nfdump -s`.
     Top(cli::top::TopArgs),
     /// Generate deterministic flow export and send it over UDP.
@@ -57,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Proxy(args) => cli::proxy::run(args),
         Command::Admin(args) => cli::admin::run(args),
         Command::Sql(args) => cli::sql::run(args),
+        Command::Retention(args) => cli::retention::run(args),
         Command::Top(args) => cli::top::run(args),
         Command::Gen(args) => cli::generate::run(args),
         Command::Demo(args) => cli::demo::run(args),

@@ -22,6 +22,8 @@ pub struct MasterSettings {
     pub metrics: SocketAddr,
     pub query_resources: QueryResources,
     pub query_limits: QueryLimits,
+    /// The profile catalog file (`None`: profiles kept in memory, lost at exit).
+    pub catalog: Option<std::path::PathBuf>,
 }
 
 /// What the master bound, written to the ready file.
@@ -50,8 +52,15 @@ impl Master {
         let channels = Arc::new(ChannelCache::new(Arc::clone(&cluster)));
         channels.refresh().await;
         let refresher = tokio::spawn(ChannelCache::keep_fresh(Arc::clone(&channels)));
-        let admin = crate::master_admin::routes(Arc::clone(&cluster), Arc::clone(&channels));
-        let ctx = master_session(Arc::clone(&cluster), channels, None, &settings.query_resources)?;
+        let profiles = Arc::new(crate::profiles_admin::open_profiles(settings.catalog.as_deref())?);
+        let admin = crate::master_admin::routes(Arc::clone(&cluster), Arc::clone(&channels))
+            .merge(crate::profiles_admin::routes(Arc::clone(&profiles)));
+        let ctx = master_session(
+            Arc::clone(&cluster),
+            channels,
+            Some(profiles),
+            &settings.query_resources,
+        )?;
         let mut registry = Registry::default();
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);

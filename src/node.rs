@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use engine::profiles::{PROFILES_FILE, ProfileCatalog};
 use engine::sql::{QueryResources, flow_session};
 use engine::store::{FlowStore, StoreConfig};
 use flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner};
@@ -14,6 +15,9 @@ use ingest::{Ingest, IngestConfig};
 use planner::{LocalFlows, WorkerTimeouts, flow_worker};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
+
+use crate::profiles_admin::{self, open_profiles};
+use crate::retention::{RetentionMetrics, RetentionSettings, RetentionThread};
 
 /// How to run a standalone node.
 #[derive(Debug, Clone)]
@@ -37,6 +41,10 @@ pub struct NodeSettings {
     pub query_resources: QueryResources,
     /// Concurrency and time limits of queries.
     pub query_limits: QueryLimits,
+    /// What sealed data is removed, and how often that is checked.
+    pub retention: engine::store::retention::RetentionRules,
+    /// Time between retention runs.
+    pub retention_interval: Duration,
 }
 
 /// What the node bound, written to the ready file.
@@ -58,6 +66,7 @@ pub struct Node {
     metrics_task: tokio::task::JoinHandle<()>,
     query_task: tokio::task::JoinHandle<()>,
     stop_queries: tokio::sync::oneshot::Sender<()>,
+    retention: Option<RetentionThread>,
 }
 
 impl Node {
@@ -86,11 +95,27 @@ impl Node {
         ingest_config.relay_listeners = settings.relays.clone();
         let ingest = Ingest::start(ingest_config, store, Arc::clone(&metrics))?;
 
+        let retention_metrics = RetentionMetrics::new();
+        retention_metrics.register(&mut registry);
+        let retention = RetentionThread::start(
+            RetentionSettings {
+                data_dir: settings.data_dir.clone(),
+                rules: settings.retention.clone(),
+                window: settings.window,
+                interval: settings.retention_interval,
+            },
+            retention_metrics,
+        )
+        .context("starting the retention thread")?;
+
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);
-        let (query_addr, query_task, stop_queries) = start_query_service(&settings, query_metrics).await?;
+        let profiles = Arc::new(open_profiles(Some(&settings.data_dir.join(PROFILES_FILE)))?);
+        let (query_addr, query_task, stop_queries) =
+            start_query_service(&settings, query_metrics, Arc::clone(&profiles)).await?;
 
-        let (metrics_addr, metrics_task) = serve_metrics(settings.metrics, registry).await?;
+        let (metrics_addr, metrics_task) =
+            serve_http(settings.metrics, registry, profiles_admin::routes(profiles)).await?;
         let ready = ReadyInfo {
             pid: std::process::id(),
             data: settings.data_dir,
@@ -105,6 +130,7 @@ impl Node {
             metrics_task,
             query_task,
             stop_queries,
+            retention,
         })
     }
 
@@ -118,6 +144,8 @@ impl Node {
         {
             tracing::warn!("queries still running after 5 s; stopping anyway");
         }
+        let retention = self.retention;
+        tokio::task::spawn_blocking(move || retention.map(RetentionThread::stop)).await?;
         tokio::task::spawn_blocking(move || self.ingest.shutdown()).await??;
         Ok(())
     }
@@ -128,6 +156,7 @@ impl Node {
 async fn start_query_service(
     settings: &NodeSettings,
     metrics: Arc<QueryMetrics>,
+    profiles: Arc<ProfileCatalog>,
 ) -> anyhow::Result<(
     SocketAddr,
     tokio::task::JoinHandle<()>,
@@ -139,7 +168,7 @@ async fn start_query_service(
         std::fs::create_dir_all(&dir).with_context(|| format!("creating the spill directory {}", dir.display()))?;
         resources.spill_dir = Some(dir);
     }
-    let ctx = flow_session(&settings.data_dir, &resources, None)?;
+    let ctx = flow_session(&settings.data_dir, &resources, Some(profiles))?;
     let local = LocalFlows {
         name: settings.name.clone(),
         data_dir: settings.data_dir.clone(),
@@ -160,14 +189,6 @@ async fn start_query_service(
         }
     });
     Ok((addr, task, stop))
-}
-
-/// Serves `GET /metrics` of `registry` on `addr`.
-pub async fn serve_metrics(
-    addr: SocketAddr,
-    registry: Registry,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    serve_http(addr, registry, axum::Router::new()).await
 }
 
 /// Serves `GET /metrics` of `registry` and the routes of `extra` on `addr`.

@@ -4,6 +4,7 @@
 //!   which group serves, and each slave's channels.
 //! - `assignments --proxy ADDR`: each exporter's slave.
 //! - `rebalance --proxy ADDR --exporter IP --slave N`: move one exporter (losing nothing).
+//! - `profile list|show|create|change|delete --node ADDR`: sub-profiles (`admin_profile.rs`).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -49,37 +50,46 @@ pub enum AdminCommand {
         #[arg(long)]
         slave: usize,
     },
+    /// Sub-profiles of a master or standalone node.
+    #[command(subcommand)]
+    Profile(super::admin_profile::ProfileCommand),
 }
 
 pub fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let (addr, method, path) = match &args.command {
-        AdminCommand::Cluster { master } => (*master, "GET", "/cluster".to_string()),
-        AdminCommand::Assignments { proxy } => (*proxy, "GET", "/assignments".to_string()),
+    let (addr, method, path) = match args.command {
+        AdminCommand::Profile(command) => return super::admin_profile::run(command, args.json),
+        AdminCommand::Cluster { master } => (master, "GET", "/cluster".to_string()),
+        AdminCommand::Assignments { proxy } => (proxy, "GET", "/assignments".to_string()),
         AdminCommand::Rebalance { proxy, exporter, slave } => {
-            (*proxy, "POST", format!("/rebalance?exporter={exporter}&slave={slave}"))
+            (proxy, "POST", format!("/rebalance?exporter={exporter}&slave={slave}"))
         }
     };
-    let body = request(addr, method, &path)?;
+    let is_cluster = path == "/cluster";
+    let body = request(addr, method, &path, None)?;
     if args.json {
         println!("{body}");
         return Ok(());
     }
     let value: Value = serde_json::from_str(&body).with_context(|| format!("{addr}{path} answered {body}"))?;
-    match args.command {
-        AdminCommand::Cluster { .. } => print_cluster(&value),
-        _ => println!("{}", serde_json::to_string_pretty(&value)?),
+    match is_cluster {
+        true => print_cluster(&value),
+        false => println!("{}", serde_json::to_string_pretty(&value)?),
     }
     Ok(())
 }
 
-/// The body of an HTTP/1.1 request without a body; an error for a non-2xx status.
-fn request(addr: SocketAddr, method: &str, path: &str) -> anyhow::Result<String> {
+/// The body of the answer to an HTTP/1.1 request (with a JSON `body`, if any); an error for a
+/// non-2xx status, with the answer's text.
+pub fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<String> {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(5)).with_context(|| format!("connecting to {addr}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{}",
+        body.map_or(0, str::len),
+        body.unwrap_or_default()
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;

@@ -95,6 +95,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             metrics: any,
             query_resources: resources,
             query_limits: flight::QueryLimits::default(),
+            catalog: None,
         })
         .await?;
         let query_addr = master.ready.query.to_string();
@@ -203,6 +204,8 @@ fn slave_settings(name: &str, data_dir: &std::path::Path) -> NodeSettings {
         query: any,
         query_resources: engine::sql::QueryResources::default(),
         query_limits: flight::QueryLimits::default(),
+        retention: engine::store::retention::RetentionRules::default(),
+        retention_interval: Duration::from_secs(60),
     }
 }
 

@@ -39,6 +39,7 @@ fn settings(c: &MasterConfig) -> MasterSettings {
         metrics: c.metrics.listen,
         query_resources: c.query.resources(),
         query_limits: c.query.limits(),
+        catalog: c.catalog.clone(),
     }
 }
 

@@ -2,9 +2,11 @@
 //! (`--connect`) or directly over a data directory (`--data`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
+use engine::profiles::{PROFILES_FILE, ProfileCatalog};
 use engine::sql::{QueryResources, flow_session, read_only};
 
 use crate::output::{Format, print};
@@ -71,14 +73,24 @@ pub async fn remote(addr: &str, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
     Ok(batches)
 }
 
-/// Runs one read-only statement over the flows of `data_dir`, in this process.
+/// Runs one read-only statement over the flows of `data_dir`, in this process, with the node's
+/// profiles when it has a profile catalog.
 pub async fn query(data_dir: &Path, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
     anyhow::ensure!(
         data_dir.join(engine::layout::FLOWS_DIR).is_dir(),
         "{} holds no flow table (no flows/ directory)",
         data_dir.display()
     );
-    let ctx = flow_session(data_dir, &QueryResources::default(), None)
+    let catalog = data_dir.join(PROFILES_FILE);
+    let profiles = match catalog.is_file() {
+        true => {
+            Some(Arc::new(ProfileCatalog::open(&catalog).with_context(|| {
+                format!("opening the profile catalog {}", catalog.display())
+            })?))
+        }
+        false => None,
+    };
+    let ctx = flow_session(data_dir, &QueryResources::default(), profiles)
         .with_context(|| format!("opening the flows in {}", data_dir.display()))?;
     let frame = ctx.sql_with_options(sql, read_only()).await?;
     Ok(frame.collect().await?)

@@ -118,6 +118,8 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
         query: c.query.listen,
         query_resources: c.query.resources(),
         query_limits: c.query.limits(),
+        retention: c.retention.rules(),
+        retention_interval: c.retention.check_interval.0,
     })
 }
 

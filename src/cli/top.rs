@@ -19,7 +19,7 @@ use crate::output::Format;
 use query::TopQuery;
 use stat::{Order, Stat};
 
-/// The only profile so far: the flows as collected.
+/// The profile of the flows as collected.
 const LIVE_PROFILE: &str = "live";
 
 /// Flags of `flowfold top`.
@@ -32,11 +32,12 @@ pub struct TopArgs {
     /// Flight SQL address of a running node (`host:port`, e.g. `127.0.0.1:4210`).
     #[arg(long, env = "FLOWFOLD_CONNECT")]
     pub connect: Option<String>,
-    /// Profile to read; only `live` (the flows as collected) exists for now.
+    /// Profile to read: `live` (the flows as collected) or a sub-profile (`flowfold admin
+    /// profile list`).
     #[arg(long, default_value = LIVE_PROFILE)]
     pub profile: String,
-    /// Table of the profile: `flows` (every channel) or one channel, `exporter_<address>` such as
-    /// `exporter_10_0_0_1` (see `SHOW TABLES`).
+    /// Table of the profile: `flows` (every channel) or one channel; the live profile's channels
+    /// are `exporter_<address>` such as `exporter_10_0_0_1` (see `SHOW TABLES`).
     #[arg(long, default_value = "flows")]
     pub channel: String,
     /// The flow element ranked; `ip`, `port`, `as` and `if` count a flow under both its source
@@ -70,7 +71,7 @@ pub struct TopArgs {
 }
 
 /// A `--since`/`--until` time as epoch milliseconds.
-fn parse_time(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
     let nanos = string_to_timestamp_nanos(text.trim()).map_err(|e| {
         format!("'{text}' is not a time: give RFC 3339 (2026-11-22T15:00:00Z) or YYYY-MM-DD HH:MM:SS in UTC ({e})")
     })?;
@@ -79,17 +80,23 @@ fn parse_time(text: &str) -> Result<i64, String> {
 
 /// The query the flags ask for, after checking them.
 pub fn top_query(args: &TopArgs) -> anyhow::Result<TopQuery> {
+    let plain = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
     anyhow::ensure!(
-        args.profile == LIVE_PROFILE,
-        "profile '{}' does not exist: only '{LIVE_PROFILE}' (the flows as collected) is available",
+        plain(&args.profile),
+        "--profile '{}' is not a profile name: lower case letters, digits and _",
         args.profile
     );
-    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
     anyhow::ensure!(
-        args.channel.starts_with(|c: char| c.is_ascii_lowercase()) && args.channel.chars().all(plain),
-        "--channel '{}' is not a table name of profile {LIVE_PROFILE}: give flows or a channel table such as \
-         exporter_10_0_0_1",
-        args.channel
+        plain(&args.channel),
+        "--channel '{}' is not a table name of profile {}: give flows or a channel such as exporter_10_0_0_1 \
+         (live) or https",
+        args.channel,
+        args.profile
     );
     if let Some(filter) = &args.filter {
         // The node compiles it again; checking here reports a bad filter without a round trip.
@@ -99,7 +106,7 @@ pub fn top_query(args: &TopArgs) -> anyhow::Result<TopQuery> {
         anyhow::ensure!(since < until, "--since must be before --until");
     }
     Ok(TopQuery {
-        table: args.channel.clone(),
+        table: format!("{}.{}", args.profile, args.channel),
         stat: args.stat,
         order: args.order,
         limit: args.limit,

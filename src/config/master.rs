@@ -14,6 +14,8 @@ use super::{MetricsSection, QuerySection};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MasterConfig {
+    /// The profile catalog (SQLite); unset: profiles are kept in memory and lost at exit.
+    pub catalog: Option<std::path::PathBuf>,
     /// The Flight SQL service clients use, and its limits.
     pub query: QuerySection,
     /// The Prometheus endpoint.

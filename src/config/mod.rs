@@ -4,6 +4,7 @@
 
 pub mod master;
 pub mod proxy;
+pub mod retention;
 pub mod units;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use retention::RetentionSection;
 use units::{Bytes, Span};
 
 /// A node's configuration.
@@ -28,6 +30,8 @@ pub struct NodeConfig {
     pub ingest: IngestSection,
     /// Windows, sealing and late flows.
     pub storage: StorageSection,
+    /// How long and how much sealed flow data is kept.
+    pub retention: RetentionSection,
     /// The Flight SQL service and its limits.
     pub query: QuerySection,
     /// The Prometheus endpoint.
@@ -173,7 +177,9 @@ impl NodeConfig {
 
     /// Parses configuration text.
     pub fn parse(text: &str) -> anyhow::Result<NodeConfig> {
-        Ok(toml::from_str(text)?)
+        let config: NodeConfig = toml::from_str(text)?;
+        config.retention.check()?;
+        Ok(config)
     }
 
     /// The configuration as TOML (what `--print-config` shows).
@@ -206,6 +212,7 @@ mod tests {
         let slave = NodeConfig::parse(include_str!("../../config/slave.toml")).expect("config/slave.toml parses");
         assert_eq!(slave.name.as_deref(), Some("a1-slave-1"));
         assert_eq!(slave.query, QuerySection::default());
+        assert_eq!(slave.retention.max_age, Some(Span(Duration::from_secs(30 * 86_400))));
     }
 
     #[test]
@@ -236,6 +243,29 @@ mod tests {
             NodeConfig::parse("[ingest]\nlisten = [\"nowhere\"]").unwrap_err()
         );
         assert!(err.contains("listen") || err.contains("nowhere"), "{err}");
+    }
+
+    #[test]
+    fn retention_limits_parse_and_bad_ones_name_their_key() {
+        let c = NodeConfig::parse("[retention]\nmax_age = \"30d\"\nmax_bytes = \"500GiB\"\ncheck_interval = \"10s\"")
+            .unwrap();
+        let rules = c.retention.rules();
+        assert_eq!(rules.default.max_age, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(rules.default.max_bytes, None);
+        assert_eq!(rules.max_total_bytes, Some(500 << 30));
+        assert_eq!(c.retention.check_interval, Span(Duration::from_secs(10)));
+        assert!(NodeConfig::default().retention.rules().keeps_everything());
+        for (text, key) in [
+            ("max_age = \"a month\"", "max_age"),
+            ("max_bytes = \"big\"", "max_bytes"),
+            ("check_interval = \"0s\"", "check_interval"),
+            ("max_age = \"0s\"", "max_age"),
+            ("channel_max_bytes = 0", "channel_max_bytes"),
+            ("max_size = \"1G\"", "max_size"),
+        ] {
+            let err = format!("{:#}", NodeConfig::parse(&format!("[retention]\n{text}")).unwrap_err());
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

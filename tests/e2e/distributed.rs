@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use flowfold_tests::peers::python;
 
+use crate::profiles::{PROFILE_CASES, create_web_profiles};
 use crate::{flowfold, generate};
 
 const FLOWS_PER_FEED: u64 = 12_000;
@@ -249,6 +250,13 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
     }
     assert_eq!(master.metric_sum("flowfold_query_failovers_total", &[])?, 0.0);
 
+    // Profiles: the same catalog on the master and on the reference answers the same.
+    create_web_profiles(master.metrics)?;
+    create_web_profiles(reference.ready.metrics)?;
+    for query in profile_queries() {
+        check(&master, &reference, &query)?;
+    }
+
     // a1s2 hangs (SIGSTOP: its sockets stay open, nothing answers): the query in flight fails by
     // the HTTP/2 keepalive deadline, the probe finds a1s2 silent, a1 is skipped, a2 answers.
     a1s2.pause()?;
@@ -256,8 +264,8 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
     check(&master, &reference, after[0])?;
     let waited = started.elapsed();
     assert!(waited < std::time::Duration::from_secs(30), "failover took {waited:?}");
-    for query in &after[1..] {
-        check(&master, &reference, query)?;
+    for query in after[1..].iter().map(|q| q.to_string()).chain(profile_queries()) {
+        check(&master, &reference, &query)?;
     }
     assert_eq!(
         master.metric_sum("flowfold_query_failovers_total", &["proxy_group=\"a1\""])?,
@@ -298,4 +306,18 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
     // The other source group alone still answers nothing partial: the whole query fails.
     drop(b);
     Ok(())
+}
+
+/// Queries over the profiles of [`create_web_profiles`].
+fn profile_queries() -> Vec<String> {
+    let mut queries: Vec<String> = PROFILE_CASES
+        .iter()
+        .map(|(table, _)| format!("SELECT count(*) AS n, sum(packets) AS p, sum(bytes) AS b FROM {table}"))
+        .collect();
+    queries.push("SELECT protocol, dst_port, count(*) AS n FROM web.flows GROUP BY 1, 2 ORDER BY 1, 2".into());
+    queries.push(
+        "SELECT ip_text(src_addr) AS src, sum(bytes) AS b FROM web.https GROUP BY src_addr ORDER BY b DESC, src LIMIT 5"
+            .into(),
+    );
+    queries
 }

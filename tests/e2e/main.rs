@@ -8,7 +8,9 @@ mod flight_sql;
 mod generator_truth;
 mod malformed;
 mod nfdump_filters;
+mod profiles;
 mod proxy_distribution;
+mod retention;
 mod softflowd;
 mod top;
 

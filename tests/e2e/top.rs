@@ -17,6 +17,7 @@ use flowfold_tests::node::Standalone;
 use flowfold_tests::peers::Nfcapd;
 use flowfold_tests::wait_for;
 
+use crate::profiles::create_web_profiles;
 use crate::{flowfold, generate, require, stored_count};
 
 /// Flows sent to each side.
@@ -96,8 +97,8 @@ fn nfdump(dir: &Path, (stat, order, n, filter): Case, csv: bool) -> anyhow::Resu
     Ok(String::from_utf8(out.stdout)?)
 }
 
-/// `flowfold top` against the node, in `format`.
-fn top(node: &Standalone, (stat, order, n, filter): Case, format: &str) -> anyhow::Result<String> {
+/// `flowfold top` against the node, in `format`, with `extra` flags.
+fn top(node: &Standalone, (stat, order, n, filter): Case, format: &str, extra: &[&str]) -> anyhow::Result<String> {
     let mut command = Command::new(flowfold());
     command.args([
         "top",
@@ -113,6 +114,7 @@ fn top(node: &Standalone, (stat, order, n, filter): Case, format: &str) -> anyho
         command.args(["--filter", filter]);
     }
     let out = command
+        .args(extra)
         .env("FLOWFOLD_LOG", "warn")
         .output()
         .context("running flowfold top")?;
@@ -199,7 +201,7 @@ fn top_ranks_what_nfdump_s_ranks() -> anyhow::Result<()> {
 
     let mut differences = Vec::new();
     for &case in CASES {
-        let ours = parse(&top(&node, case, "csv")?)?;
+        let ours = parse(&top(&node, case, "csv", &[])?)?;
         let theirs = parse(&nfdump(&capture, case, true)?)?;
         let all = parse(&nfdump(&capture, (case.0, case.1, 0, case.3), true)?)?;
         ensure!(
@@ -210,6 +212,23 @@ fn top_ranks_what_nfdump_s_ranks() -> anyhow::Result<()> {
             differences.push(format!("{case:?}: {e}"));
         }
     }
+    // A profile channel ranks what nfdump ranks with the channel's filter.
+    create_web_profiles(node.ready.metrics)?;
+    for (channel, filter) in [
+        ("https", "proto tcp and dst port 443"),
+        ("v6", "proto tcp and dst port 443 and ipv6"),
+    ] {
+        let profile = if channel == "v6" { "web_v6" } else { "web" };
+        let flags = ["--profile", profile, "--channel", channel];
+        let ours = parse(&top(&node, ("srcip", "bytes", 10, None), "csv", &flags)?)?;
+        let case = ("srcip", "bytes", 10, Some(filter));
+        let theirs = parse(&nfdump(&capture, case, true)?)?;
+        let all = parse(&nfdump(&capture, (case.0, case.1, 0, case.3), true)?)?;
+        ensure!(theirs.len() > 1, "{case:?}: nfdump ranked only {theirs:?}");
+        if let Err(e) = same_ranking(case.1, &ours, &theirs, &all) {
+            differences.push(format!("profile {profile}.{channel}: {e}"));
+        }
+    }
     ensure!(
         differences.is_empty(),
         "flowfold top differs from nfdump -s:\n{}",
@@ -218,7 +237,7 @@ fn top_ranks_what_nfdump_s_ranks() -> anyhow::Result<()> {
 
     // The table and its summary line, as nfdump prints them (no ties among the protocols).
     let case = ("proto", "bytes", 10, Some("not proto icmp6"));
-    let ours = top(&node, case, "table")?;
+    let ours = top(&node, case, "table", &[])?;
     let theirs = nfdump(&capture, case, false)?;
     let summary = theirs
         .lines()

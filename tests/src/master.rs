@@ -139,7 +139,8 @@ impl Master {
     pub fn start(binary: &Path, dir: &Path, host: &str, cluster: &str) -> anyhow::Result<Master> {
         let config = dir.join("master.toml");
         let text = format!(
-            "[query]\nlisten = \"{host}:0\"\n[metrics]\nlisten = \"{host}:0\"\n[cluster]\nconnect_timeout = \"1s\"\nkeepalive = \"2s\"\n{cluster}"
+            "catalog = \"{}\"\n[query]\nlisten = \"{host}:0\"\n[metrics]\nlisten = \"{host}:0\"\n[cluster]\nconnect_timeout = \"1s\"\nkeepalive = \"2s\"\n{cluster}",
+            dir.join("profiles.db").display()
         );
         std::fs::write(&config, text)?;
         let ready_file = dir.join("master.ready.json");

@@ -20,7 +20,7 @@ use super::stat::{Order, Stat, ValueKind};
 /// What to rank, over which flows.
 #[derive(Debug, Clone)]
 pub struct TopQuery {
-    /// Table of schema `live` (`flows` or a channel table), already checked to be a plain name.
+    /// `profile.table` (`live.flows`, `web.https`), both already checked to be plain names.
     pub table: String,
     /// The flow element ranked.
     pub stat: Stat,
@@ -127,7 +127,7 @@ impl TopQuery {
         };
         format!(
             "WITH passed AS (
-    SELECT * FROM live.{table}{filter}
+    SELECT * FROM {table}{filter}
 ), elements AS (
     {elements}
 ), groups AS (
@@ -179,7 +179,7 @@ mod tests {
 
     fn query(stat: Stat) -> TopQuery {
         TopQuery {
-            table: "flows".into(),
+            table: "live.flows".into(),
             stat,
             order: Order::Flows,
             limit: 10,

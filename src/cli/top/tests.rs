@@ -239,8 +239,9 @@ fn bad_flags_are_refused_naming_the_flag() {
             .map_err(|e| e.to_string())
     };
     assert_eq!(check(&["--data", "d", "-s", "ip"]), Ok(()));
-    let err = check(&["--data", "d", "-s", "ip", "--profile", "daily"]).unwrap_err();
-    assert!(err.contains("profile 'daily' does not exist: only 'live'"), "{err}");
+    assert_eq!(check(&["--data", "d", "-s", "ip", "--profile", "daily"]), Ok(()));
+    let err = check(&["--data", "d", "-s", "ip", "--profile", "Daily."]).unwrap_err();
+    assert!(err.contains("--profile 'Daily.' is not a profile name"), "{err}");
     let err = check(&["--data", "d", "-s", "ip", "--channel", "flows; DROP"]).unwrap_err();
     assert!(
         err.contains("--channel 'flows; DROP' is not a table name of profile live"),

@@ -38,6 +38,10 @@ mod store;
 mod tests;
 
 pub use catalog::ProfileCatalog;
+
+/// The profile catalog's file name in a node's data directory (or the master's catalog path).
+pub const PROFILES_FILE: &str = "profiles.db";
+
 pub use error::ProfileError;
 pub use model::{ChannelFilter, LIVE_PROFILE, Profile, ProfileChannel, ProfileSet, Retention, TimeSpan};
 pub use predicate::{channel_predicate, profile_predicate};

@@ -4,11 +4,12 @@
 //!
 //! Files: `config` (settings), `wal` (the log file), `seal` (one window to Parquet), `props` (the
 //! Parquet writer settings), `sealer` (the seal thread), `recovery` (startup), `split` (a batch
-//! into its windows).
+//! into its windows), `retention` (removing windows by age and size).
 
 mod config;
 mod props;
 mod recovery;
+pub mod retention;
 mod seal;
 mod sealer;
 mod split;
@@ -215,10 +216,7 @@ impl FlowStore {
             report.windows_queued += 1;
         }
         let dir = partition_dir(&self.cfg.data_dir, &exporter, start)?;
-        ensure_dir(&dir)?;
-        let part = next_part(&dir, start)?;
-        let stem = dir.join(WindowName { start_ms: start, part }.stem()?);
-        let wal = WalWriter::create(with_kind(&stem, FileKind::Wal))?;
+        let wal = create_log(&dir, start)?;
         sync_dir(&dir)?;
         self.channels
             .entry(exporter)
@@ -308,6 +306,28 @@ impl FlowStore {
             seal_queue_waits: c.queue_full_waits.load(Ordering::Relaxed),
             last_seal_error: c.last_error.lock().ok().and_then(|e| e.clone()),
             open_windows: self.open_windows(),
+        }
+    }
+}
+
+/// Creates the log of the next part of the window starting at `start` in `dir`, creating `dir`
+/// first. A retention run may remove a directory it left empty between these steps (it never
+/// removes one holding a file); the steps are then retried.
+fn create_log(dir: &std::path::Path, start: i64) -> Result<WalWriter> {
+    let mut retries = 2;
+    loop {
+        let attempt = ensure_dir(dir).and_then(|()| {
+            let part = next_part(dir, start)?;
+            let stem = dir.join(WindowName { start_ms: start, part }.stem()?);
+            WalWriter::create(with_kind(&stem, FileKind::Wal))
+        });
+        match attempt {
+            Err(crate::error::EngineError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && retries > 0 =>
+            {
+                retries -= 1;
+            }
+            other => return other,
         }
     }
 }

@@ -5,6 +5,7 @@ extern crate flowfold_engine as engine;
 mod common;
 mod measure;
 mod recovery;
+mod retention;
 mod snapshot;
 mod store;
 mod table;

@@ -1,0 +1,150 @@
+//! Retention: removes whole sealed windows that fall outside a policy, oldest first (DESIGN
+//! section 3: "Retention per profile (max age, max size) removes whole windows, oldest first").
+//!
+//! A run ([`enforce`]) takes an inventory of the flow table (`inventory`), decides which windows
+//! go (`decide`, a pure function of the inventory, the rules and the time), then deletes them and
+//! prunes the directories they leave empty (`remove`). Three limits apply, in this order:
+//!
+//! 1. **age**, per channel: a sealed window whose end (start + window length) is before
+//!    `now - max_age` is removed;
+//! 2. **size**, per channel: while the channel's sealed bytes exceed `max_bytes`, its oldest
+//!    sealed window is removed (every part of a window goes together);
+//! 3. **total size**, store-wide ([`RetentionRules::max_total_bytes`], the node's disk cap):
+//!    while all channels' sealed bytes exceed it, the oldest window of any channel is removed
+//!    (ties broken by exporter), whatever the per-channel policies allow.
+//!
+//! Only sealed Parquet (`.parquet`) counts and is deleted. Open-window logs (`.arrows`) and
+//! seals in progress (`.parquet.tmp`) are never touched, and a window that still has one (a late
+//! part being written or sealed) is kept until a later run; files with other names are ignored.
+//! A failed deletion is reported as a [`RetentionIssue`] and the run goes on with other files.
+//!
+//! **Queries running during a deletion.** A query lists a channel's Parquet files when it is
+//! planned ([`crate::snapshot::FlowSnapshot`]) and reads them while it runs; `object_store`'s
+//! local store opens a file again for every byte range it reads. So a query that listed a window
+//! and reads it after this module unlinked it fails with an object-store "not found" error; a
+//! re-run succeeds. A window unlinked before the listing is simply not seen. Every query lists
+//! all windows of its channels (time is pruned by statistics read from the files), so any query
+//! running while a window is removed can hit this; see the crate README for the two ways to close
+//! it in `FlowsTable`.
+
+mod decide;
+mod inventory;
+mod remove;
+mod report;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::addr::Addr16;
+use crate::error::{EngineError, Result};
+
+pub use decide::Reason;
+pub use report::{ChannelReport, IssueKind, RemovedWindow, RetentionIssue, RetentionReport};
+
+/// Limits of one channel. `None` means no limit; the default keeps everything forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Windows whose end is older than this are removed.
+    pub max_age: Option<Duration>,
+    /// The channel's sealed bytes are kept at or below this, oldest windows removed first.
+    pub max_bytes: Option<u64>,
+}
+
+impl RetentionPolicy {
+    /// `true` if the policy removes nothing.
+    pub fn keeps_everything(&self) -> bool {
+        self.max_age.is_none() && self.max_bytes.is_none()
+    }
+}
+
+/// The policies of every channel of a store: a default, per-exporter overrides (each replaces
+/// the default entirely for its channel) and a store-wide size cap.
+///
+/// Per-exporter rules are plain data so a profile catalog can derive them (for each live
+/// channel, the policy of the profile that owns it) with [`RetentionRules::with_exporter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionRules {
+    /// The policy of every channel without an override.
+    pub default: RetentionPolicy,
+    /// Overrides by exporter.
+    pub per_exporter: BTreeMap<Addr16, RetentionPolicy>,
+    /// All channels' sealed bytes together are kept at or below this (the node's disk cap).
+    pub max_total_bytes: Option<u64>,
+}
+
+impl RetentionRules {
+    /// Rules applying `default` to every channel, without a store-wide cap.
+    pub fn new(default: RetentionPolicy) -> RetentionRules {
+        RetentionRules {
+            default,
+            ..RetentionRules::default()
+        }
+    }
+
+    /// These rules with `policy` for the channel of `exporter`.
+    pub fn with_exporter(mut self, exporter: Addr16, policy: RetentionPolicy) -> RetentionRules {
+        self.per_exporter.insert(exporter, policy);
+        self
+    }
+
+    /// These rules with a store-wide cap on sealed bytes.
+    pub fn with_max_total_bytes(mut self, max: Option<u64>) -> RetentionRules {
+        self.max_total_bytes = max;
+        self
+    }
+
+    /// The policy of `exporter`'s channel.
+    pub fn policy_for(&self, exporter: &Addr16) -> &RetentionPolicy {
+        self.per_exporter.get(exporter).unwrap_or(&self.default)
+    }
+
+    /// `true` if no rule can remove anything (a run would only list files).
+    pub fn keeps_everything(&self) -> bool {
+        self.max_total_bytes.is_none()
+            && self.default.keeps_everything()
+            && self.per_exporter.values().all(RetentionPolicy::keeps_everything)
+    }
+}
+
+/// Whether a run deletes what it decides, or only reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Delete the windows and prune empty directories.
+    Remove,
+    /// Report what would be removed; touch nothing.
+    DryRun,
+}
+
+/// Enforces `rules` over the flow table of `data_dir` at time `now_ms` (ms since the epoch):
+/// lists every channel, removes (or, for [`Action::DryRun`], reports) the sealed windows outside
+/// the rules, oldest first, and removes the hour, date and exporter directories left empty.
+///
+/// `window` is the store's window length (`StoreConfig::window`): a window's end is its start
+/// (from the file name) plus it. Errors on single files or directories are collected in the
+/// report; only a data directory whose flow table cannot be listed at all is an error.
+pub fn enforce(
+    data_dir: &Path,
+    rules: &RetentionRules,
+    window: Duration,
+    now_ms: i64,
+    action: Action,
+) -> Result<RetentionReport> {
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    if window_ms <= 0 {
+        return Err(EngineError::Config {
+            setting: "window",
+            reason: "retention needs a positive window length".into(),
+        });
+    }
+    let mut issues = Vec::new();
+    let channels = inventory::take(data_dir, &mut issues)?;
+    let doomed = decide::decide(&channels, rules, window_ms, now_ms);
+    let removed = match action {
+        Action::Remove => remove::remove(data_dir, &channels, &doomed, &mut issues),
+        Action::DryRun => remove::pretend(&channels, &doomed),
+    };
+    Ok(report::build(&channels, &doomed, removed, issues, now_ms, action))
+}

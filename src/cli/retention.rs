@@ -1,0 +1,165 @@
+//! `flowfold retention`: apply retention limits to a data directory once (the node may be
+//! running) and print what was, or with `--dry-run` would be, removed and the bytes freed.
+
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::Context;
+use engine::store::retention::{Action, RetentionReport, enforce};
+use serde_json::json;
+
+use crate::cli::standalone::set;
+use crate::config::NodeConfig;
+use crate::config::units::{Bytes, Span};
+
+/// Flags of `flowfold retention`. Limits come from `[retention]` of `--config` and the flags
+/// (flags win); at least one limit is needed.
+#[derive(Debug, clap::Args)]
+pub struct RetentionArgs {
+    /// Node configuration file: its `data`, `storage.window` and `[retention]` limits.
+    #[arg(long, env = "FLOWFOLD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory. [config: data]
+    #[arg(long, env = "FLOWFOLD_DATA")]
+    pub data: Option<PathBuf>,
+    /// Remove sealed windows that ended longer ago than this. [config: retention.max_age]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_age: Option<Duration>,
+    /// Keep all channels' sealed windows under this size, oldest removed first.
+    /// [config: retention.max_bytes]
+    #[arg(long, value_parser = crate::config::units::parse_size)]
+    pub max_bytes: Option<usize>,
+    /// Keep each channel's sealed windows under this size, oldest removed first.
+    /// [config: retention.channel_max_bytes]
+    #[arg(long, value_parser = crate::config::units::parse_size)]
+    pub channel_max_bytes: Option<usize>,
+    /// The store's window length. [config: storage.window; default 5m]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub window: Option<Duration>,
+    /// Only print what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: RetentionArgs) -> anyhow::Result<()> {
+    let mut c = match &args.config {
+        Some(path) => NodeConfig::load(path)?,
+        None => NodeConfig::default(),
+    };
+    set(&mut c.data, args.data.clone().map(Some));
+    set(&mut c.retention.max_age, args.max_age.map(|a| Some(Span(a))));
+    set(&mut c.retention.max_bytes, args.max_bytes.map(|b| Some(Bytes(b))));
+    set(
+        &mut c.retention.channel_max_bytes,
+        args.channel_max_bytes.map(|b| Some(Bytes(b))),
+    );
+    set(&mut c.storage.window, args.window.map(Span));
+    c.retention.check()?;
+    let data = c
+        .data
+        .context("no data directory: give --data DIR or `data = \"DIR\"` in the configuration file")?;
+    let rules = c.retention.rules();
+    if rules.keeps_everything() {
+        anyhow::bail!("no limit given: set --max-age, --max-bytes or --channel-max-bytes (or [retention] in --config)");
+    }
+    let action = if args.dry_run { Action::DryRun } else { Action::Remove };
+    let report = enforce(&data, &rules, c.storage.window.0, engine::clock::now_ms(), action)
+        .with_context(|| format!("retention over {}", data.display()))?;
+    if args.json {
+        println!("{}", to_json(&report));
+    } else {
+        print_text(&report);
+    }
+    if !report.issues.is_empty() {
+        anyhow::bail!("{} file(s) or directories could not be handled", report.issues.len());
+    }
+    Ok(())
+}
+
+/// A window start as RFC 3339 text.
+fn time(ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn exporter_text(exporter: &[u8]) -> String {
+    engine::addr::to_text(exporter).unwrap_or_default()
+}
+
+fn to_json(report: &RetentionReport) -> serde_json::Value {
+    let channels: Vec<serde_json::Value> = report
+        .channels
+        .iter()
+        .map(|c| {
+            let removed: Vec<serde_json::Value> = c
+                .removed
+                .iter()
+                .map(|w| {
+                    json!({
+                        "start": time(w.start_ms),
+                        "reason": w.reason.as_str(),
+                        "files": w.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                        "bytes": w.bytes_freed,
+                    })
+                })
+                .collect();
+            json!({
+                "exporter": exporter_text(&c.exporter),
+                "windows_removed": c.removed.len(),
+                "files_removed": c.files_removed(),
+                "bytes_freed": c.bytes_freed(),
+                "windows_kept": c.windows_kept,
+                "bytes_kept": c.bytes_kept,
+                "oldest_kept": c.oldest_kept_ms.map(time),
+                "removed": removed,
+            })
+        })
+        .collect();
+    let issues: Vec<serde_json::Value> = report
+        .issues
+        .iter()
+        .map(|i| json!({"kind": i.kind.as_str(), "error": i.error.to_string()}))
+        .collect();
+    json!({
+        "dry_run": report.dry_run,
+        "windows_removed": report.windows_removed(),
+        "files_removed": report.files_removed(),
+        "bytes_freed": report.bytes_freed(),
+        "bytes_kept": report.bytes_kept(),
+        "channels": channels,
+        "issues": issues,
+    })
+}
+
+fn print_text(report: &RetentionReport) {
+    let verb = if report.dry_run { "would remove" } else { "removed" };
+    for c in &report.channels {
+        for w in &c.removed {
+            for f in &w.files {
+                println!("{verb} {} ({})", f.display(), w.reason.as_str());
+            }
+        }
+        println!(
+            "{}: {verb} {} windows ({} files, {} bytes); kept {} windows ({} bytes), oldest {}",
+            exporter_text(&c.exporter),
+            c.removed.len(),
+            c.files_removed(),
+            c.bytes_freed(),
+            c.windows_kept,
+            c.bytes_kept,
+            c.oldest_kept_ms.map_or_else(|| "-".to_string(), time),
+        );
+    }
+    for issue in &report.issues {
+        eprintln!("error ({}): {}", issue.kind.as_str(), issue.error);
+    }
+    println!(
+        "total: {verb} {} files, {} bytes; {} bytes kept",
+        report.files_removed(),
+        report.bytes_freed(),
+        report.bytes_kept()
+    );
+}

@@ -1,0 +1,131 @@
+//! Retention in a running node: windows older than `max_age` are removed every
+//! `check_interval`, counted in `flowfold_retention_*`, while recent flows stay queryable.
+//!
+//! Old data comes from the generator's `--start-time` (epoch ms, hours ago): the node files a
+//! flow in the window of its own `flow_start` as long as it is within `storage.max_lateness`
+//! (30 days by default) of the moment it is stored, so flows from 3 hours ago land in windows
+//! that ended 3 hours ago. Such windows are sealed at once (their end plus grace has passed).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use flowfold_tests::node::Standalone;
+use flowfold_tests::wait_for;
+
+use crate::{flowfold, generate, stored_count};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Sends `flows` flows from 2 exporters ending from `start_ms` on, over one minute.
+fn send(node: &Standalone, flows: u64, start_ms: i64, seed: &str) -> anyhow::Result<()> {
+    let summary = generate(&[
+        "--target",
+        &node.flow_addr().to_string(),
+        "--exporters",
+        "2",
+        "--flows",
+        &flows.to_string(),
+        "--rate",
+        "20000",
+        "--seed",
+        seed,
+        "--formats",
+        "v9,ipfix",
+        "--start-time",
+        &start_ms.to_string(),
+        "--span-ms",
+        "60000",
+    ])?;
+    anyhow::ensure!(summary["flows"].as_u64() == Some(flows), "generator summary: {summary}");
+    Ok(())
+}
+
+/// Every file under `dir`, with its size.
+fn walk(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if let Ok(meta) = entry.metadata() {
+            out.push((path, meta.len()));
+        }
+    }
+    out
+}
+
+fn wait_stored(node: &Standalone, expected: u64) -> anyhow::Result<()> {
+    wait_for("the flows to be stored", Duration::from_secs(30), || {
+        (node.metric_sum("flowfold_flows_stored_total", &[]).ok()? as u64 >= expected).then_some(())
+    })?;
+    Ok(())
+}
+
+#[test]
+fn a_running_node_removes_windows_older_than_max_age() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+
+    // 1. Without retention: flows from 3 hours ago, sealed at stop. These files must go.
+    let node = Standalone::start(flowfold(), &data, &[])?;
+    send(&node, 2000, now_ms() - 3 * 3_600_000, "11")?;
+    wait_stored(&node, 2000)?;
+    node.stop()?;
+    let old = walk(&data.join("flows"));
+    anyhow::ensure!(
+        !old.is_empty() && old.iter().all(|(p, _)| p.extension().is_some_and(|e| e == "parquet")),
+        "only sealed windows after a stop: {old:?}"
+    );
+    let old_bytes: u64 = old.iter().map(|(_, b)| b).sum();
+
+    // 2. With retention (1 h, checked every second): the old windows are removed at start.
+    let config = tmp.path().join("retention.toml");
+    std::fs::write(&config, "[retention]\nmax_age = \"1h\"\ncheck_interval = \"1s\"\n")?;
+    let node = Standalone::start(flowfold(), &data, &["--config", config.to_str().expect("utf-8")])?;
+    let freed = || {
+        node.metric_sum("flowfold_retention_bytes_freed_total", &[])
+            .unwrap_or(-1.0)
+    };
+    wait_for("the old windows to be removed", Duration::from_secs(30), || {
+        (freed() > 0.0).then_some(())
+    })?;
+    assert_eq!(freed(), old_bytes as f64, "bytes freed = the old files' sizes");
+    assert_eq!(
+        node.metric_sum("flowfold_retention_files_removed_total", &[])?,
+        old.len() as f64
+    );
+    for (path, _) in &old {
+        assert!(!path.exists(), "{} should be removed", path.display());
+    }
+    assert!(node.metric_sum("flowfold_retention_runs_total", &[])? >= 1.0);
+    assert_eq!(node.metric_sum("flowfold_retention_errors_total", &[])?, 0.0);
+
+    // 3. Recent flows are kept; old flows arriving while the node runs are removed within a
+    // few checks of being sealed.
+    send(&node, 1000, now_ms() - 60_000, "12")?;
+    wait_stored(&node, 1000)?;
+    send(&node, 500, now_ms() - 2 * 3_600_000, "13")?;
+    wait_stored(&node, 1500)?;
+    wait_for("the late old windows to be removed", Duration::from_secs(30), || {
+        (freed() > old_bytes as f64 && stored_count(&node).ok()? == 1000).then_some(())
+    })?;
+    assert!(node.metric_sum("flowfold_retention_files_removed_total", &[])? > old.len() as f64);
+    let left: Vec<PathBuf> = walk(&data.join("flows")).into_iter().map(|(p, _)| p).collect();
+    assert!(
+        left.iter().all(|p| !old.iter().any(|(o, _)| o.parent() == p.parent())),
+        "the old hour directories are gone: {left:?}"
+    );
+    node.stop()?;
+    assert_eq!(stored_count_after_stop(&data)?, 1000);
+    Ok(())
+}
+
+/// Flows in the data directory once no node runs.
+fn stored_count_after_stop(data: &Path) -> anyhow::Result<u64> {
+    let rows = flowfold_tests::node::sql(flowfold(), data, "SELECT count(*) AS n FROM flows")?;
+    Ok(rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0))
+}
