@@ -95,6 +95,7 @@ impl Node {
         ingest_config.relay_listeners = settings.relays.clone();
         let ingest = Ingest::start(ingest_config, store, Arc::clone(&metrics))?;
 
+        let profiles = Arc::new(open_profiles(Some(&settings.data_dir.join(PROFILES_FILE)))?);
         let retention_metrics = RetentionMetrics::new();
         retention_metrics.register(&mut registry);
         let retention = RetentionThread::start(
@@ -103,6 +104,7 @@ impl Node {
                 rules: settings.retention.clone(),
                 window: settings.window,
                 interval: settings.retention_interval,
+                profiles: Some(Arc::clone(&profiles)),
             },
             retention_metrics,
         )
@@ -110,7 +112,6 @@ impl Node {
 
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);
-        let profiles = Arc::new(open_profiles(Some(&settings.data_dir.join(PROFILES_FILE)))?);
         let (query_addr, query_task, stop_queries) =
             start_query_service(&settings, query_metrics, Arc::clone(&profiles)).await?;
 

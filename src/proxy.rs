@@ -1,6 +1,7 @@
-//! A running proxy: the site's export target forwarding each exporter's datagrams to its slave
-//! (flow-source model), the worker service that merges its group's partial aggregates, and the
-//! metrics endpoint.
+//! A running proxy: the site's export target distributing the export over its slaves (flow-source
+//! model: each exporter's datagrams to its slave; round-robin model: every exporter's records
+//! spread over all slaves), the worker service that merges its group's partial aggregates, and
+//! the metrics endpoint.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,10 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use engine::sql::QueryResources;
-use ingest::relay::{Forwarder, ForwarderConfig, RelayMetrics};
+use ingest::relay::{Forwarder, ForwarderConfig, RelayMetrics, Spreader, SpreaderConfig};
 use planner::{WorkerTimeouts, flow_worker, serve_worker};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
+
+pub use crate::config::proxy::DistributionModel;
 
 /// What the proxy bound, written to the ready file.
 #[derive(Debug, Clone, Serialize)]
@@ -23,23 +26,40 @@ pub struct ProxyReady {
     pub metrics: SocketAddr,
 }
 
-/// The flow-source distribution of a proxy.
+/// The flow distribution of a proxy.
 #[derive(Debug, Clone)]
 pub struct Distribution {
+    /// Flow-source or round-robin.
+    pub model: DistributionModel,
     /// UDP listeners exporters send to.
     pub listen: Vec<SocketAddr>,
     /// Receive buffer per listener.
     pub recv_buffer: usize,
     /// The slaves' relay addresses.
     pub slaves: Vec<SocketAddr>,
-    /// Exporter -> slave assignments, kept across restarts.
+    /// Exporter -> slave assignments, kept across restarts (flow-source model).
     pub state: std::path::PathBuf,
+}
+
+/// What distributes the export.
+enum Distributor {
+    FlowSource(Arc<Forwarder>),
+    RoundRobin(Spreader),
+}
+
+impl Distributor {
+    fn bound(&self) -> &[SocketAddr] {
+        match self {
+            Distributor::FlowSource(f) => f.bound(),
+            Distributor::RoundRobin(s) => s.bound(),
+        }
+    }
 }
 
 /// A started proxy.
 pub struct Proxy {
     pub ready: ProxyReady,
-    forwarder: Option<Arc<Forwarder>>,
+    distributor: Option<Distributor>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -54,15 +74,28 @@ impl Proxy {
         distribution: Option<Distribution>,
     ) -> anyhow::Result<Proxy> {
         let mut registry = Registry::default();
-        let forwarder = match distribution {
+        let distributor = match distribution {
             Some(d) => {
                 let relay_metrics = RelayMetrics::new();
                 relay_metrics.register(&mut registry);
-                let mut config = ForwarderConfig::new(d.listen, d.slaves, d.state);
-                config.recv_buffer = d.recv_buffer;
-                Some(Arc::new(
-                    Forwarder::start(config, relay_metrics).context("starting the flow distribution")?,
-                ))
+                tracing::info!(model = d.model.name(), slaves = d.slaves.len(), "flow distribution");
+                Some(match d.model {
+                    DistributionModel::FlowSource => {
+                        let mut config = ForwarderConfig::new(d.listen, d.slaves, d.state);
+                        config.recv_buffer = d.recv_buffer;
+                        Distributor::FlowSource(Arc::new(
+                            Forwarder::start(config, relay_metrics).context("starting the flow distribution")?,
+                        ))
+                    }
+                    DistributionModel::RoundRobin => {
+                        let mut config = SpreaderConfig::new(d.listen, d.slaves);
+                        config.recv_buffer = d.recv_buffer;
+                        Distributor::RoundRobin(
+                            Spreader::start(config, relay_metrics)
+                                .context("starting the round-robin flow distribution")?,
+                        )
+                    }
+                })
             }
             None => None,
         };
@@ -80,19 +113,20 @@ impl Proxy {
                 tracing::error!(error = %e, "worker service stopped");
             }
         });
-        let admin = match &forwarder {
-            Some(f) => crate::proxy_admin::routes(Arc::clone(f)),
+        let admin = match &distributor {
+            Some(Distributor::FlowSource(f)) => crate::proxy_admin::routes(Arc::clone(f)),
+            Some(Distributor::RoundRobin(s)) => crate::proxy_admin::round_robin_routes(s.slaves()),
             None => axum::Router::new(),
         };
         let (metrics, metrics_task) = crate::node::serve_http(metrics, registry, admin).await?;
         Ok(Proxy {
             ready: ProxyReady {
                 pid: std::process::id(),
-                flows: forwarder.as_ref().map(|f| f.bound().to_vec()).unwrap_or_default(),
+                flows: distributor.as_ref().map(|d| d.bound().to_vec()).unwrap_or_default(),
                 query,
                 metrics,
             },
-            forwarder,
+            distributor,
             tasks: vec![worker_task, metrics_task],
             stop,
         })
@@ -104,10 +138,16 @@ impl Proxy {
         for task in self.tasks {
             task.abort();
         }
-        if let Some(forwarder) = self.forwarder {
-            // The admin routes held the other references; their server task is aborted above.
-            let forwarder = wait_unique(forwarder).await;
-            tokio::task::spawn_blocking(move || forwarder.shutdown()).await??;
+        match self.distributor {
+            Some(Distributor::FlowSource(forwarder)) => {
+                // The admin routes held the other references; their server task is aborted above.
+                let forwarder = wait_unique(forwarder).await;
+                tokio::task::spawn_blocking(move || forwarder.shutdown()).await??;
+            }
+            Some(Distributor::RoundRobin(spreader)) => {
+                tokio::task::spawn_blocking(move || spreader.shutdown()).await??;
+            }
+            None => {}
         }
         Ok(())
     }

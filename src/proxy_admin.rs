@@ -1,9 +1,11 @@
 //! The proxy's admin routes, on its metrics endpoint: `GET /assignments` (each exporter's
 //! slave) and `POST /rebalance?exporter=IP&slave=N` (move one exporter to slave N, an index into
 //! `[distribution] slaves`). The control plane will send these commands from the master.
+//!
+//! A round-robin proxy has no assignments: both routes answer `409 Conflict` saying so.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -43,6 +45,30 @@ pub fn routes(forwarder: Arc<Forwarder>) -> Router {
         .route("/assignments", get(assignments))
         .route("/rebalance", post(rebalance))
         .with_state(forwarder)
+}
+
+/// Why a round-robin proxy has nothing to list or move.
+const NO_ASSIGNMENTS: &str = "this proxy distributes round-robin ([distribution] model = \"round-robin\"): \
+every exporter's flow records are spread over all slaves, so there are no exporter assignments to \
+list or rebalance; use model = \"flow-source\" for sticky, rebalanceable assignments";
+
+/// The admin routes of a round-robin proxy over `slaves`: `/assignments` and `/rebalance`
+/// answer `409 Conflict` with the reason and the slaves.
+pub fn round_robin_routes(slaves: &[SocketAddr]) -> Router {
+    let answer = format!(
+        "{NO_ASSIGNMENTS} (slaves: {})\n",
+        slaves.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    );
+    let listing = answer.clone();
+    Router::new()
+        .route(
+            "/assignments",
+            get(move || async move { (StatusCode::CONFLICT, listing) }),
+        )
+        .route(
+            "/rebalance",
+            post(move || async move { (StatusCode::CONFLICT, answer) }),
+        )
 }
 
 async fn assignments(State(forwarder): State<Arc<Forwarder>>) -> Json<AssignmentsView> {

@@ -8,6 +8,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use engine::layout::list_exporters;
+use engine::profiles::{ProfileCatalog, retention_rules};
 use engine::store::retention::{Action, RetentionReport, RetentionRules, enforce};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -109,6 +111,20 @@ pub struct RetentionSettings {
     pub window: Duration,
     /// Time between runs.
     pub interval: Duration,
+    /// Profiles whose retention wishes extend `rules` for the channels they read (see
+    /// `engine::profiles::retention_rules`), read afresh at every run.
+    pub profiles: Option<Arc<ProfileCatalog>>,
+}
+
+impl RetentionSettings {
+    /// The rules of a run now: `rules`, extended by the profiles' wishes.
+    fn rules_now(&self) -> RetentionRules {
+        let Some(profiles) = &self.profiles else {
+            return self.rules.clone();
+        };
+        let exporters = list_exporters(&self.data_dir).unwrap_or_default();
+        retention_rules(&profiles.snapshot(), &self.rules, &exporters)
+    }
 }
 
 /// The running retention thread.
@@ -150,7 +166,7 @@ fn run_once(settings: &RetentionSettings, metrics: &RetentionMetrics) {
     let now = engine::clock::now_ms();
     match enforce(
         &settings.data_dir,
-        &settings.rules,
+        &settings.rules_now(),
         settings.window,
         now,
         Action::Remove,

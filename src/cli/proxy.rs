@@ -1,5 +1,6 @@
-//! `flowfold proxy`: a site's export target: forward each exporter's datagrams to one slave of the
-//! group, and merge the slaves' partial aggregates for the master, until SIGINT or SIGTERM.
+//! `flowfold proxy`: a site's export target: distribute the export over the group's slaves (each
+//! exporter to one slave, or every exporter's records over all of them), and merge the slaves'
+//! partial aggregates for the master, until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use engine::sql::QueryResources;
 
 use super::standalone::{set, wait_for_signal, write_ready_file};
-use crate::config::proxy::ProxyConfig;
+use crate::config::proxy::{DistributionModel, ProxyConfig};
 use crate::config::units::Bytes;
 use crate::proxy::{Distribution, Proxy};
 
@@ -31,7 +32,12 @@ pub struct ProxyArgs {
     /// [config: distribution.slaves]
     #[arg(long = "slave")]
     pub slaves: Vec<SocketAddr>,
-    /// File keeping each exporter's slave across restarts. [config: distribution.state]
+    /// How the export is spread over the slaves: each exporter to one slave (flow-source), or
+    /// every exporter's records over all slaves (round-robin). [config: distribution.model]
+    #[arg(long, value_enum)]
+    pub model: Option<DistributionModel>,
+    /// File keeping each exporter's slave across restarts (flow-source model).
+    /// [config: distribution.state]
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// Memory the proxy's merges may use together (spilling beyond it). [config: query.memory]
@@ -57,7 +63,9 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
         config.distribution.slaves = args.slaves.clone();
     }
     set(&mut config.distribution.state, args.state.clone());
+    set(&mut config.distribution.model, args.model);
     let distribution = (!config.distribution.slaves.is_empty()).then(|| Distribution {
+        model: config.distribution.model,
         listen: config.ingest.listen.clone(),
         recv_buffer: config.ingest.recv_buffer.0,
         slaves: config.distribution.slaves.clone(),

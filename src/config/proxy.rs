@@ -46,19 +46,44 @@ impl Default for ProxyIngestSection {
     }
 }
 
-/// `[distribution]` of a proxy: the flow-source model.
+/// How a proxy spreads its site's export over the slaves (`[distribution] model`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DistributionModel {
+    /// Each exporter sticks to one slave; its datagrams are forwarded unchanged.
+    #[default]
+    FlowSource,
+    /// Every exporter's flow records are spread evenly over all slaves; templates and options
+    /// records go to every slave.
+    RoundRobin,
+}
+
+impl DistributionModel {
+    /// The name used in the configuration file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DistributionModel::FlowSource => "flow-source",
+            DistributionModel::RoundRobin => "round-robin",
+        }
+    }
+}
+
+/// `[distribution]` of a proxy.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DistributionSection {
+    /// `flow-source` (default) or `round-robin`.
+    pub model: DistributionModel,
     /// The slaves' relay addresses (their flow port + 30000). Empty: the proxy only merges.
     pub slaves: Vec<SocketAddr>,
-    /// The file keeping each exporter's slave across restarts.
+    /// The file keeping each exporter's slave across restarts (flow-source model only).
     pub state: PathBuf,
 }
 
 impl Default for DistributionSection {
     fn default() -> Self {
         DistributionSection {
+            model: DistributionModel::default(),
             slaves: Vec::new(),
             state: PathBuf::from("/var/lib/flowfold-proxy/assignments.json"),
         }
@@ -101,6 +126,17 @@ mod tests {
         let example: ProxyConfig =
             toml::from_str(include_str!("../../config/proxy.toml")).expect("config/proxy.toml parses");
         assert_eq!(example, ProxyConfig::default());
+    }
+
+    #[test]
+    fn the_model_is_read_by_name() {
+        let config: ProxyConfig = toml::from_str("[distribution]\nmodel = \"round-robin\"\n").unwrap();
+        assert_eq!(config.distribution.model, DistributionModel::RoundRobin);
+        assert_eq!(config.distribution.model.name(), "round-robin");
+        let err = toml::from_str::<ProxyConfig>("[distribution]\nmodel = \"random\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("flow-source") && err.contains("round-robin"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod malformed;
 mod nfdump_filters;
 mod profiles;
 mod proxy_distribution;
+mod proxy_round_robin;
 mod retention;
 mod softflowd;
 mod top;

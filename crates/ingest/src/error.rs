@@ -119,6 +119,34 @@ impl FrameError {
     pub const KINDS: [&'static str; 2] = ["bad_frame_too_short", "bad_frame_magic"];
 }
 
+/// Why a round-robin proxy did not forward a datagram (see `relay::split`). Counted as
+/// `flowfold_relay_malformed_total{reason=kind}` (malformed) or as a drop (too many domains).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    /// The header, the message length or the set structure is broken; nothing of the datagram
+    /// is forwarded.
+    #[error("malformed datagram: {0}")]
+    Malformed(#[from] DecodeError),
+    /// A new exporter + version + observation domain while the splitter already follows
+    /// `limit` of them.
+    #[error("too many exporter domains (limit {limit})")]
+    TooManyDomains {
+        /// The configured bound.
+        limit: usize,
+    },
+}
+
+impl SplitError {
+    /// A short stable label for metrics: the [`DecodeError::kind`] of a malformed datagram,
+    /// `too_many_domains` otherwise.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SplitError::Malformed(e) => e.kind(),
+            SplitError::TooManyDomains { .. } => "too_many_domains",
+        }
+    }
+}
+
 /// Errors of the ingest crate outside datagram decoding.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

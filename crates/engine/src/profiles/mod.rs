@@ -23,6 +23,8 @@
 //! - `store`: the SQLite file profiles are kept in (one transaction per change).
 //! - `catalog`: [`ProfileCatalog`], the checked in-memory set over the store, what nodes use.
 //! - `schema`: the SQL schema of one profile (views over the live `flows` table).
+//! - `retention`: a profile's `max_age` / `max_bytes`: its horizon, and how long its sources'
+//!   windows are kept ([`retention_rules`]).
 //! - `error`: [`ProfileError`].
 
 mod catalog;
@@ -30,6 +32,7 @@ mod check;
 mod error;
 mod model;
 mod predicate;
+mod retention;
 mod schema;
 mod sql_filter;
 mod store;
@@ -45,5 +48,6 @@ pub const PROFILES_FILE: &str = "profiles.db";
 pub use error::ProfileError;
 pub use model::{ChannelFilter, LIVE_PROFILE, Profile, ProfileChannel, ProfileSet, Retention, TimeSpan};
 pub use predicate::{channel_predicate, profile_predicate};
+pub use retention::retention_rules;
 pub use schema::ProfileSchema;
 pub use store::ProfileStore;

@@ -29,7 +29,8 @@ pub struct Profile {
     /// Only flows starting within this span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<TimeSpan>,
-    /// How long and how much of its sources' data the profile wants kept.
+    /// How long and how much of its sources' data the profile wants kept; its tables show only
+    /// flows within `max_age` (see `retention.rs`).
     #[serde(default)]
     pub retention: Retention,
     /// The catalog version of the profile's last change (set by the catalog).
@@ -73,7 +74,7 @@ pub struct TimeSpan {
     pub end_ms: Option<i64>,
 }
 
-/// Retention wishes of a profile (unset: keep forever).
+/// Retention wishes of a profile (unset: no wish; the node's own retention applies).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {

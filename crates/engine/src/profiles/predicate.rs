@@ -5,9 +5,10 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, and, col, lit, or};
 
 use super::error::ProfileError;
-use super::model::{ChannelFilter, LIVE_PROFILE, Profile, ProfileSet, TimeSpan};
+use super::model::{ChannelFilter, LIVE_PROFILE, Profile, ProfileSet, Retention, TimeSpan};
 use super::sql_filter::sql_predicate;
 use crate::addr::{Addr16, from_ip, from_path_segment};
+use crate::clock::now_ms;
 use crate::schema::col as column;
 use crate::sql::CHANNEL_PREFIX;
 use crate::sql::nfdump_filter::compile;
@@ -29,6 +30,7 @@ pub fn channel_predicate(set: &ProfileSet, profile: &str, channel: &str) -> Resu
     Ok(conjunction([
         sources_predicate(set, p)?,
         span_predicate(p.span),
+        horizon_predicate(p.retention),
         Some(own),
     ]))
 }
@@ -79,13 +81,23 @@ fn sources_predicate(set: &ProfileSet, p: &Profile) -> Result<Option<Expr>, Prof
 
 fn span_predicate(span: Option<TimeSpan>) -> Option<Expr> {
     let span = span?;
-    let at = |ms: i64| lit(ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into())));
-    let start = span.start_ms.map(|ms| col(column::FLOW_START).gt_eq(at(ms)));
-    let end = span.end_ms.map(|ms| col(column::FLOW_START).lt(at(ms)));
+    let start = span.start_ms.map(|ms| col(column::FLOW_START).gt_eq(timestamp(ms)));
+    let end = span.end_ms.map(|ms| col(column::FLOW_START).lt(timestamp(ms)));
     match (start, end) {
         (None, None) => None,
         (a, b) => Some(conjunction([a, b])),
     }
+}
+
+/// Flows younger than the profile's `max_age`, counted from now (the view is built per query).
+fn horizon_predicate(retention: Retention) -> Option<Expr> {
+    let age_ms = i64::try_from(retention.max_age_secs?.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let since = now_ms().saturating_sub(age_ms);
+    Some(col(column::FLOW_START).gt_eq(timestamp(since)))
+}
+
+fn timestamp(ms: i64) -> Expr {
+    lit(ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into())))
 }
 
 /// AND of the given parts (`true` when none).

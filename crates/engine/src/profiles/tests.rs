@@ -257,3 +257,67 @@ async fn channel_filters_reach_the_scan() {
         "{plan}"
     );
 }
+
+#[test]
+fn profile_retention_extends_what_the_node_keeps_for_the_channels_it_reads() {
+    use crate::addr::from_ip;
+    use crate::store::retention::{RetentionPolicy, RetentionRules};
+    use std::time::Duration;
+
+    let day = Duration::from_secs(86_400);
+    let (one, two) = (
+        from_ip("10.0.0.1".parse().unwrap()),
+        from_ip("10.0.0.2".parse().unwrap()),
+    );
+    let catalog = ProfileCatalog::in_memory().unwrap();
+    let mut lab = profile("lab", LIVE_PROFILE, &[("all", nf("any"))]);
+    lab.sources = vec!["10.0.0.1".into()];
+    lab.retention.max_age_secs = Some(30 * 86_400);
+    catalog.create(lab).unwrap();
+    let mut lab_big = profile("lab_big", "lab", &[("tcp", nf("proto tcp"))]);
+    lab_big.retention.max_bytes = Some(1 << 30);
+    catalog.create(lab_big).unwrap();
+    let mut short = profile("short", LIVE_PROFILE, &[("all", nf("any"))]);
+    short.retention.max_age_secs = Some(86_400);
+    catalog.create(short).unwrap();
+
+    let base = RetentionRules::new(RetentionPolicy {
+        max_age: Some(7 * day),
+        max_bytes: Some(1 << 20),
+    });
+    let rules = retention_rules(&catalog.snapshot(), &base, &[one, two]);
+    assert_eq!(
+        *rules.policy_for(&one),
+        RetentionPolicy {
+            max_age: Some(30 * day),
+            max_bytes: Some(1 << 30)
+        },
+        "lab's age and lab_big's size, both read 10.0.0.1"
+    );
+    assert_eq!(*rules.policy_for(&two), base.default, "a shorter wish changes nothing");
+    let forever = RetentionRules::default();
+    assert!(retention_rules(&catalog.snapshot(), &forever, &[one, two]).keeps_everything());
+}
+
+#[tokio::test]
+async fn a_profile_shows_only_flows_within_its_max_age() {
+    let catalog = Arc::new(ProfileCatalog::in_memory().unwrap());
+    let (_dir, ctx) = session(&catalog);
+    // The test flows started about an hour ago.
+    let mut recent = profile("recent", LIVE_PROFILE, &[("all", nf("any"))]);
+    recent.retention.max_age_secs = Some(1800);
+    catalog.create(recent).unwrap();
+    let mut day = profile("day", "recent", &[("all", nf("any"))]);
+    day.retention.max_age_secs = Some(86_400);
+    catalog.create(day).unwrap();
+    let mut hours = profile("hours", LIVE_PROFILE, &[("all", nf("any"))]);
+    hours.retention.max_age_secs = Some(7200);
+    catalog.create(hours).unwrap();
+    assert_eq!(text(&ctx, "SELECT count(*) FROM recent.all").await, "0");
+    assert_eq!(
+        text(&ctx, "SELECT count(*) FROM day.all").await,
+        "0",
+        "the parent's horizon holds"
+    );
+    assert_eq!(text(&ctx, "SELECT count(*) FROM hours.all").await, "60");
+}

@@ -27,6 +27,20 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// Label set of what a round-robin proxy sends to every slave.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// One of [`BROADCAST_KINDS`].
+    pub kind: String,
+}
+
+/// Every label of [`RelayMetrics::broadcast_records`].
+pub const BROADCAST_KINDS: [&str; 3] = ["template", "options_template", "options_data"];
+
+/// Every label of [`RelayMetrics::malformed`]: the [`DecodeError`](crate::error::DecodeError)
+/// kinds a splitter reports.
+pub const MALFORMED_REASONS: [&str; 4] = ["truncated", "bad_length", "bad_set_length", "reserved_set_id"];
+
 /// Why a forwarder drops a datagram.
 pub mod reason {
     /// Longer than a frame can carry (or cut by the receive buffer).
@@ -77,6 +91,23 @@ pub struct RelayMetrics {
     /// Template, options-template and options data records not cached, per reason (one of
     /// [`template_cache::DROP_REASONS`](super::template_cache::DROP_REASONS)).
     pub template_cache_dropped: Family<ReasonLabel, Counter>,
+    /// Round-robin model: flow records sent to each slave.
+    pub records_distributed: Family<SlaveLabel, Counter>,
+    /// Round-robin model: template, options-template and options data records sent to every
+    /// slave, counted once per record received, per kind (one of [`BROADCAST_KINDS`]).
+    pub broadcast_records: Family<KindLabel, Counter>,
+    /// Round-robin model: data sets of templates the proxy did not know, sent whole to one slave.
+    pub unknown_template_sets: Counter,
+    /// Round-robin model: datagrams that are not v5, v9 or IPFIX (sFlow, ...), sent unchanged
+    /// to one slave in turn.
+    pub passed_through: Counter,
+    /// Round-robin model: malformed input not forwarded, per reason (one of
+    /// [`MALFORMED_REASONS`]): whole datagrams, or the rest of a data set after a broken
+    /// variable-length record.
+    pub malformed: Family<ReasonLabel, Counter>,
+    /// Round-robin model: gaps in exporters' own sequence numbers seen by the proxy (flows,
+    /// packets or records; passed on to one slave's sequence).
+    pub sequence_missing: Counter,
 }
 
 /// The counters of one slave, resolved once.
@@ -144,6 +175,36 @@ impl RelayMetrics {
             m.template_cache_bytes.clone(),
         );
         registry.register(
+            "flowfold_relay_records_distributed",
+            "Flow records sent to a slave (round-robin model)",
+            m.records_distributed.clone(),
+        );
+        registry.register(
+            "flowfold_relay_broadcast_records",
+            "Template, options template and options data records sent to every slave (round-robin model)",
+            m.broadcast_records.clone(),
+        );
+        registry.register(
+            "flowfold_relay_unknown_template_sets",
+            "Data sets of templates the proxy did not know, sent whole to one slave (round-robin model)",
+            m.unknown_template_sets.clone(),
+        );
+        registry.register(
+            "flowfold_relay_passed_through",
+            "Datagrams not v5, v9 or IPFIX sent unchanged to one slave (round-robin model)",
+            m.passed_through.clone(),
+        );
+        registry.register(
+            "flowfold_relay_malformed",
+            "Malformed datagrams or data set rests not forwarded, by reason (round-robin model)",
+            m.malformed.clone(),
+        );
+        registry.register(
+            "flowfold_relay_sequence_missing",
+            "Units missing in exporters' sequence numbers as seen by the proxy (round-robin model)",
+            m.sequence_missing.clone(),
+        );
+        registry.register(
             "flowfold_relay_template_cache_dropped",
             "Template and options records not cached, by reason",
             m.template_cache_dropped.clone(),
@@ -155,6 +216,31 @@ impl RelayMetrics {
         self.template_cache_dropped
             .get_or_create(&ReasonLabel {
                 reason: reason.to_string(),
+            })
+            .clone()
+    }
+
+    /// The counter of malformed input for `reason`.
+    pub fn malformed(&self, reason: &str) -> Counter {
+        self.malformed
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .clone()
+    }
+
+    /// The counter of records of `kind` sent to every slave.
+    pub fn broadcast(&self, kind: &str) -> Counter {
+        self.broadcast_records
+            .get_or_create(&KindLabel { kind: kind.to_string() })
+            .clone()
+    }
+
+    /// The counter of flow records sent to `relay`.
+    pub fn records_to(&self, relay: std::net::SocketAddr) -> Counter {
+        self.records_distributed
+            .get_or_create(&SlaveLabel {
+                slave: relay.to_string(),
             })
             .clone()
     }
@@ -213,6 +299,10 @@ mod tests {
         metrics.template_cache_bytes.set(640);
         metrics.dropped(reason::TOO_MANY_EXPORTERS).inc();
         metrics.set_load(&[relay], &[3]);
+        metrics.records_to(relay).inc_by(7);
+        metrics.broadcast("options_data").inc();
+        metrics.malformed("bad_set_length").inc_by(2);
+        metrics.unknown_template_sets.inc();
         let text = render(&registry);
         for line in [
             "flowfold_relay_datagrams_forwarded_total{slave=\"127.0.0.1:32055\"} 2",
@@ -223,6 +313,11 @@ mod tests {
             "flowfold_relay_template_replay_errors_total{slave=\"127.0.0.1:32055\"} 0",
             "flowfold_relay_template_cache_dropped_total{reason=\"cache_bytes\"} 4",
             "flowfold_relay_template_cache_bytes 640",
+            "flowfold_relay_records_distributed_total{slave=\"127.0.0.1:32055\"} 7",
+            "flowfold_relay_broadcast_records_total{kind=\"options_data\"} 1",
+            "flowfold_relay_malformed_total{reason=\"bad_set_length\"} 2",
+            "flowfold_relay_unknown_template_sets_total 1",
+            "flowfold_relay_passed_through_total 0",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

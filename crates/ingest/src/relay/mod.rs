@@ -1,5 +1,13 @@
-//! Flow-source distribution: a proxy forwards each exporter's datagrams, unchanged, to the
-//! one slave that owns the exporter, and the slave stores them under the exporter's address.
+//! A proxy's distribution of its site's export over the slaves of its group, in one of two
+//! models (`[distribution] model` of the proxy):
+//!
+//! - **flow-source** ([`Forwarder`]): each exporter's datagrams go, unchanged, to the one slave
+//!   that owns the exporter (sticky, persisted, rebalanced by command);
+//! - **round-robin** ([`Spreader`]): every exporter's flow records are spread evenly over all
+//!   slaves, re-packed into datagrams of the exporter's own version, and templates, options
+//!   templates and options data go to every slave ([`Splitter`]).
+//!
+//! Either way the slave stores the flows under the exporter's address, carried in a relay frame.
 //!
 //! - `frame`: the relay frame (`FFR1`, source port, source address, payload) that carries the
 //!   original exporter address, since the slave sees the proxy as the UDP sender.
@@ -10,7 +18,12 @@
 //! - `template_cache`: each forwarding thread's v9 / IPFIX template, options-template and
 //!   options-data records per exporter and domain ([`TemplateCache`]), replayed to the new
 //!   slave of a rebalanced exporter before its next datagram.
-//! - `metrics`: the forwarder's counters ([`RelayMetrics`]).
+//! - `split`: the round-robin model's pure part ([`Splitter`]): one input datagram in, one
+//!   re-packed datagram per slave out, with per-slave sequence numbers (files: `split/output.rs`
+//!   per-slave arenas and message builder, `split/templated.rs` v9 / IPFIX, `split/v5.rs`,
+//!   `split/domain.rs` per-domain templates, turn and counters).
+//! - `spreader`: the round-robin proxy's receive-split-send threads ([`Spreader`]).
+//! - `metrics`: the counters of both models ([`RelayMetrics`]).
 //!
 //! The slave side is part of the ordinary pipeline: `IngestConfig::relay_listeners` are
 //! listeners whose datagrams are frames (see `receiver`).
@@ -25,10 +38,14 @@ pub mod forwarder;
 pub mod frame;
 pub mod metrics;
 pub mod sender;
+pub mod split;
+pub mod spreader;
 pub mod template_cache;
 
 pub use assignments::Assignments;
 pub use forwarder::{Forwarder, ForwarderConfig};
 pub use frame::{FrameError, decode_frame, encode_frame};
 pub use metrics::RelayMetrics;
+pub use split::{Outputs, SplitReport, Splitter, SplitterConfig};
+pub use spreader::{Spreader, SpreaderConfig};
 pub use template_cache::{TemplateCache, TemplateCacheConfig};

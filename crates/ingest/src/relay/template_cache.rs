@@ -177,7 +177,7 @@ impl Replay {
 
 /// How to split a data set of a template into records (mirrors the decoder).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Shape {
+pub(super) enum Shape {
     /// Records of `len` bytes, the first `scope` of them the options scope.
     Fixed { len: usize, scope: usize },
     /// Records with variable-length fields: every field length (65535 = variable), the number
@@ -192,7 +192,7 @@ enum Shape {
 impl Shape {
     /// The shape of a template record (already cut to its length by the set parser), or
     /// `None` if the decoder would reject it.
-    fn parse(version: u16, options: bool, raw: &[u8]) -> Option<Shape> {
+    pub(super) fn parse(version: u16, options: bool, raw: &[u8]) -> Option<Shape> {
         if be16(raw, 0)? < 256 {
             return None;
         }
@@ -236,10 +236,19 @@ impl Shape {
         })
     }
 
+    /// The shortest record: the fixed length, or the fixed fields plus one length byte per
+    /// variable-length field (the decoder's record length).
+    pub(super) fn min_len(&self) -> usize {
+        match self {
+            Shape::Fixed { len, .. } => *len,
+            Shape::Var { min_len, .. } => *min_len,
+        }
+    }
+
     /// Calls `each(record, scope_len)` for every record of a data set, as the decoder walks
     /// them (trailing bytes shorter than a record are padding; a variable-length record cut
     /// short ends the set); returns the number of records.
-    fn split(&self, body: &[u8], mut each: impl FnMut(&[u8], usize)) -> u32 {
+    pub(super) fn split(&self, body: &[u8], mut each: impl FnMut(&[u8], usize)) -> u32 {
         let mut n = 0u32;
         match self {
             Shape::Fixed { len, scope } => {
@@ -540,7 +549,7 @@ impl<'a> Header<'a> {
 }
 
 /// `Some(options)` for a template set id of `version`.
-fn template_kind(version: u16, set_id: u16) -> Option<bool> {
+pub(super) fn template_kind(version: u16, set_id: u16) -> Option<bool> {
     match (version, set_id) {
         (9, 0) | (10, 2) => Some(false),
         (9, 1) | (10, 3) => Some(true),
@@ -565,14 +574,14 @@ fn sets(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 }
 
 /// What one record of a template set does.
-enum Op<'a> {
+pub(super) enum Op<'a> {
     Define { id: u16, options: bool, raw: &'a [u8] },
     Withdraw(u16),
     WithdrawAll { options: bool },
 }
 
 /// Walks the records of a template set like the decoder does, stopping where it stops.
-fn template_records<'a>(version: u16, options: bool, b: &'a [u8], each: &mut impl FnMut(Op<'a>)) {
+pub(super) fn template_records<'a>(version: u16, options: bool, b: &'a [u8], each: &mut impl FnMut(Op<'a>)) {
     let mut pos = 0usize;
     match (version, options) {
         (9, false) => {
@@ -952,23 +961,23 @@ impl Packer<'_> {
     }
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+pub(super) fn be16(b: &[u8], at: usize) -> Option<u16> {
     let s = b.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes([s[0], s[1]]))
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
+pub(super) fn be32(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at.checked_add(4)?)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-fn put16(b: &mut [u8], at: usize, v: u16) {
+pub(super) fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
-fn put32(b: &mut [u8], at: usize, v: u32) {
+pub(super) fn put32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_be_bytes());
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
