@@ -54,7 +54,7 @@ impl Master {
         let refresher = tokio::spawn(ChannelCache::keep_fresh(Arc::clone(&channels)));
         let profiles = Arc::new(crate::profiles_admin::open_profiles(settings.catalog.as_deref())?);
         let admin = crate::master_admin::routes(Arc::clone(&cluster), Arc::clone(&channels))
-            .merge(crate::profiles_admin::routes(Arc::clone(&profiles)));
+            .merge(crate::profiles_admin::routes(Arc::clone(&profiles), None));
         let ctx = master_session(
             Arc::clone(&cluster),
             channels,

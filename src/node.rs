@@ -115,8 +115,18 @@ impl Node {
         let (query_addr, query_task, stop_queries) =
             start_query_service(&settings, query_metrics, Arc::clone(&profiles)).await?;
 
-        let (metrics_addr, metrics_task) =
-            serve_http(settings.metrics, registry, profiles_admin::routes(profiles)).await?;
+        let (metrics_addr, metrics_task) = serve_http(
+            settings.metrics,
+            registry,
+            profiles_admin::routes(
+                profiles,
+                Some(profiles_admin::LocalStore {
+                    data_dir: settings.data_dir.clone(),
+                    window: settings.window,
+                }),
+            ),
+        )
+        .await?;
         let ready = ReadyInfo {
             pid: std::process::id(),
             data: settings.data_dir,

@@ -3,13 +3,19 @@
 //! - `GET /profiles`: every profile and the catalog version;
 //! - `GET /profiles/{name}`: one profile;
 //! - `POST /profiles`: create (body: a profile as JSON), `PUT /profiles/{name}`: replace;
-//! - `DELETE /profiles/{name}`.
+//! - `DELETE /profiles/{name}`;
+//! - `GET /sources`: the deleted flow sources; `DELETE /sources/{exporter}`: delete a flow source
+//!   from the live profile (on a node that stores flows, its windows no profile reads are removed
+//!   at once and the freed bytes answered); `POST /sources/{exporter}/restore`.
 //!
 //! Changes are small SQLite transactions, made on the request's thread. A refused change answers
 //! 400 (bad request), 404 (no such profile or channel) or 409 (exists already) with the reason as
 //! text; `flowfold admin profile` prints it.
 
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -18,14 +24,84 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use engine::profiles::{Profile, ProfileCatalog, ProfileError};
+use engine::addr::from_ip;
+use engine::profiles::{Profile, ProfileCatalog, ProfileError, retention_rules};
+use engine::store::retention::{Action, RetentionRules, enforce};
 
-/// The routes over `catalog`.
-pub fn routes(catalog: Arc<ProfileCatalog>) -> Router {
-    Router::new()
+/// The flows a node stores, for removing a deleted source's windows at once.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The store's window length.
+    pub window: Duration,
+}
+
+/// The routes over `catalog`; `store` on nodes that store flows.
+pub fn routes(catalog: Arc<ProfileCatalog>, store: Option<LocalStore>) -> Router {
+    let profiles = Router::new()
         .route("/profiles", get(list).post(create))
         .route("/profiles/{name}", get(show).put(replace).delete(remove))
-        .with_state(catalog)
+        .with_state(Arc::clone(&catalog));
+    let sources = Router::new()
+        .route("/sources", get(deleted_sources))
+        .route("/sources/{exporter}", axum::routing::delete(delete_source))
+        .route("/sources/{exporter}/restore", axum::routing::post(restore_source))
+        .with_state((catalog, store));
+    profiles.merge(sources)
+}
+
+type SourcesState = State<(Arc<ProfileCatalog>, Option<LocalStore>)>;
+
+async fn deleted_sources(State((catalog, _)): SourcesState) -> Response {
+    let set = catalog.snapshot();
+    Json(serde_json::json!({ "version": set.version, "deleted": set.deleted_sources })).into_response()
+}
+
+async fn delete_source(State((catalog, store)): SourcesState, Path(exporter): Path<String>) -> Response {
+    let Ok(ip) = exporter.parse::<IpAddr>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("'{exporter}' is not an exporter address"),
+        )
+            .into_response();
+    };
+    let (version, kept_for) = match catalog.delete_source(ip, engine::clock::now_ms()) {
+        Ok(done) => done,
+        Err(e) => return refused(e),
+    };
+    tracing::info!(%ip, version, ?kept_for, "flow source deleted");
+    let mut answer = serde_json::json!({ "version": version, "kept_for": kept_for });
+    if let (Some(store), true) = (store, kept_for.is_empty()) {
+        let rules = retention_rules(&catalog.snapshot(), &RetentionRules::default(), &[from_ip(ip)]);
+        let now = engine::clock::now_ms();
+        let removed =
+            tokio::task::spawn_blocking(move || enforce(&store.data_dir, &rules, store.window, now, Action::Remove))
+                .await;
+        match removed {
+            Ok(Ok(report)) => {
+                answer["files_removed"] = report.files_removed().into();
+                answer["bytes_freed"] = report.bytes_freed().into();
+            }
+            Ok(Err(e)) => answer["cleanup_error"] = e.to_string().into(),
+            Err(e) => answer["cleanup_error"] = e.to_string().into(),
+        }
+    }
+    Json(answer).into_response()
+}
+
+async fn restore_source(State((catalog, _)): SourcesState, Path(exporter): Path<String>) -> Response {
+    let Ok(ip) = exporter.parse::<IpAddr>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("'{exporter}' is not an exporter address"),
+        )
+            .into_response();
+    };
+    match catalog.restore_source(ip) {
+        Ok(version) => Json(serde_json::json!({ "version": version })).into_response(),
+        Err(e) => refused(e),
+    }
 }
 
 async fn list(State(catalog): State<Arc<ProfileCatalog>>) -> Response {

@@ -135,9 +135,11 @@ pub struct RetentionThread {
 }
 
 impl RetentionThread {
-    /// Starts the thread; `None` when the rules keep everything (nothing to do).
+    /// Starts the thread; `None` when the rules keep everything and there are no profiles
+    /// (nothing to do).
     pub fn start(settings: RetentionSettings, metrics: Arc<RetentionMetrics>) -> std::io::Result<Option<Self>> {
-        if settings.rules.keeps_everything() {
+        // Profiles can remove a deleted flow source's windows even when the node keeps everything.
+        if settings.rules.keeps_everything() && settings.profiles.is_none() {
             return Ok(None);
         }
         let (stop, stopped) = mpsc::channel();

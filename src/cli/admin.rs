@@ -5,6 +5,7 @@
 //! - `assignments --proxy ADDR`: each exporter's slave.
 //! - `rebalance --proxy ADDR --exporter IP --slave N`: move one exporter (losing nothing).
 //! - `profile list|show|create|change|delete --node ADDR`: sub-profiles (`admin_profile.rs`).
+//! - `source deleted|delete|restore --node ADDR`: flow sources (`admin_source.rs`).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -53,11 +54,15 @@ pub enum AdminCommand {
     /// Sub-profiles of a master or standalone node.
     #[command(subcommand)]
     Profile(super::admin_profile::ProfileCommand),
+    /// Flow sources of a master or standalone node: delete, restore, list deleted.
+    #[command(subcommand)]
+    Source(super::admin_source::SourceCommand),
 }
 
 pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     let (addr, method, path) = match args.command {
         AdminCommand::Profile(command) => return super::admin_profile::run(command, args.json),
+        AdminCommand::Source(command) => return super::admin_source::run(command),
         AdminCommand::Cluster { master } => (master, "GET", "/cluster".to_string()),
         AdminCommand::Assignments { proxy } => (proxy, "GET", "/assignments".to_string()),
         AdminCommand::Rebalance { proxy, exporter, slave } => {

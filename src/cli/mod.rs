@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod admin_profile;
+pub mod admin_source;
 pub mod demo;
 #[path = "gen.rs"]
 pub mod generate;

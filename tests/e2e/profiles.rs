@@ -180,3 +180,119 @@ fn profiles_are_views_created_changed_kept_and_deleted_through_admin() -> anyhow
     );
     Ok(())
 }
+
+/// Sealed Parquet bytes under one exporter's channel directory.
+fn sealed_bytes(data: &std::path::Path, exporter: &str) -> u64 {
+    fn walk(dir: &std::path::Path, total: &mut u64) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, total);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                *total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    let mut total = 0;
+    walk(&data.join("flows").join(format!("exporter={exporter}")), &mut total);
+    total
+}
+
+#[test]
+fn deleting_a_flow_source_removes_its_channel_and_keeps_what_profiles_read() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+    let node = Standalone::start(flowfold(), &data, &[])?;
+    // Three hours ago: the windows are sealed at once (their end is long past).
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis()
+        - 3 * 3_600_000;
+    let summary = generate(&[
+        "--target",
+        &node.flow_addr().to_string(),
+        "--exporters",
+        "3",
+        "--source-base",
+        "127.0.2.1",
+        "--flows",
+        "3000",
+        "--rate",
+        "30000",
+        "--seed",
+        "9",
+        "--start-time",
+        &start.to_string(),
+    ])?;
+    ensure!(summary["flows"].as_u64() == Some(3000), "generator summary: {summary}");
+    let per_exporter = |node: &Standalone| -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+        let rows = node.sql_remote("SELECT ip_text(exporter) AS e, count(*) AS n FROM live.flows GROUP BY 1")?;
+        Ok(rows
+            .iter()
+            .map(|r| (r["e"].as_str().unwrap_or("").to_string(), r["n"].as_u64().unwrap_or(0)))
+            .collect())
+    };
+    let counts = wait_for("every flow stored and sealed", Duration::from_secs(30), || {
+        let counts = per_exporter(&node).ok()?;
+        let sealed = ["127.0.2.1", "127.0.2.2"].iter().all(|e| sealed_bytes(&data, e) > 0);
+        (counts.values().sum::<u64>() == 3000 && sealed).then_some(counts)
+    })?;
+    let admin = node.ready.metrics;
+    admin_profile(
+        admin,
+        &["create", "keeper", "--source", "127.0.2.2", "--channel", "all=any"],
+    )
+    .map_err(anyhow::Error::msg)?;
+
+    let source = |args: &[&str]| -> anyhow::Result<serde_json::Value> {
+        let out = Command::new(flowfold())
+            .args(["admin", "source"])
+            .args(args)
+            .args(["--node", &admin.to_string()])
+            .env("FLOWFOLD_LOG", "warn")
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "admin source {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_str(String::from_utf8(out.stdout)?.trim())?)
+    };
+    // Nobody reads 127.0.2.1: its sealed windows go at once, freed bytes reported.
+    let before = sealed_bytes(&data, "127.0.2.1");
+    let deleted = source(&["delete", "127.0.2.1"])?;
+    ensure!(deleted["kept_for"] == serde_json::json!([]), "{deleted}");
+    ensure!(
+        deleted["bytes_freed"].as_u64() == Some(before),
+        "{deleted}, {before} bytes were sealed"
+    );
+    ensure!(sealed_bytes(&data, "127.0.2.1") == 0, "windows left behind");
+    let gone = node
+        .sql_remote("SELECT count(*) FROM live.exporter_127_0_2_1")
+        .unwrap_err()
+        .to_string();
+    ensure!(gone.contains("not found"), "{gone}");
+
+    // keeper names 127.0.2.2: it leaves live, its data stays for keeper.
+    let bytes_two = sealed_bytes(&data, "127.0.2.2");
+    let deleted = source(&["delete", "127.0.2.2"])?;
+    ensure!(deleted["kept_for"] == serde_json::json!(["keeper"]), "{deleted}");
+    ensure!(sealed_bytes(&data, "127.0.2.2") == bytes_two, "kept data was touched");
+    let live = per_exporter(&node)?;
+    ensure!(
+        live.keys().collect::<Vec<_>>() == ["127.0.2.3"],
+        "live still shows {live:?}"
+    );
+    let kept = node.sql_remote("SELECT count(*) AS n FROM keeper.all")?;
+    ensure!(
+        kept[0]["n"].as_u64() == counts.get("127.0.2.2").copied(),
+        "keeper reads {kept:?}"
+    );
+    let listed = source(&["deleted"])?;
+    ensure!(listed["deleted"].as_object().is_some_and(|d| d.len() == 2), "{listed}");
+
+    source(&["restore", "127.0.2.2"])?;
+    let live = per_exporter(&node)?;
+    ensure!(live.get("127.0.2.2") == counts.get("127.0.2.2"), "restored: {live:?}");
+    Ok(())
+}

@@ -1,13 +1,17 @@
 //! [`ProfileCatalog`]: the profiles a node knows, checked on every change, stored before they
 //! are visible, and read without touching the store.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use super::check::{check_delete, check_profile};
 use super::error::ProfileError;
+use super::model::LIVE_PROFILE;
 use super::model::{Profile, ProfileSet};
+use super::sources::readers_of;
 use super::store::ProfileStore;
+use crate::addr::from_ip;
 
 /// The profile catalog of a node.
 #[derive(Debug)]
@@ -54,6 +58,45 @@ impl ProfileCatalog {
         let version = self.store.delete(name)?;
         let mut next = ProfileSet::clone(&current);
         next.profiles.remove(name);
+        next.version = version;
+        *current = Arc::new(next);
+        Ok(version)
+    }
+
+    /// Deletes the flow source of `exporter` from the live profile at `at_ms` (see
+    /// [`sources`](super::sources)); returns the new version and the profiles that still read it
+    /// (its data stays for them).
+    pub fn delete_source(&self, exporter: IpAddr, at_ms: i64) -> Result<(u64, Vec<String>), ProfileError> {
+        let key = exporter.to_string();
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if current.deleted_sources.contains_key(&key) {
+            return Err(ProfileError::Invalid {
+                profile: LIVE_PROFILE.into(),
+                reason: format!("flow source {key} is deleted already"),
+            });
+        }
+        let version = self.store.set_deleted_source(&key, Some(at_ms))?;
+        let mut next = ProfileSet::clone(&current);
+        next.deleted_sources.insert(key, at_ms);
+        next.version = version;
+        let readers = readers_of(&next, &from_ip(exporter));
+        *current = Arc::new(next);
+        Ok((version, readers))
+    }
+
+    /// Brings a deleted flow source back into the live profile (with the data still stored).
+    pub fn restore_source(&self, exporter: IpAddr) -> Result<u64, ProfileError> {
+        let key = exporter.to_string();
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if !current.deleted_sources.contains_key(&key) {
+            return Err(ProfileError::Invalid {
+                profile: LIVE_PROFILE.into(),
+                reason: format!("flow source {key} is not deleted"),
+            });
+        }
+        let version = self.store.set_deleted_source(&key, None)?;
+        let mut next = ProfileSet::clone(&current);
+        next.deleted_sources.remove(&key);
         next.version = version;
         *current = Arc::new(next);
         Ok(version)

@@ -25,15 +25,19 @@
 //! - `schema`: the SQL schema of one profile (views over the live `flows` table).
 //! - `retention`: a profile's `max_age` / `max_bytes`: its horizon, and how long its sources'
 //!   windows are kept ([`retention_rules`]).
+//! - `sources`: deleted flow sources (who still reads them); `live_view`: schema `live` without
+//!   them ([`LiveView`]).
 //! - `error`: [`ProfileError`].
 
 mod catalog;
 mod check;
 mod error;
+mod live_view;
 mod model;
 mod predicate;
 mod retention;
 mod schema;
+mod sources;
 mod sql_filter;
 mod store;
 
@@ -46,8 +50,10 @@ pub use catalog::ProfileCatalog;
 pub const PROFILES_FILE: &str = "profiles.db";
 
 pub use error::ProfileError;
+pub use live_view::LiveView;
 pub use model::{ChannelFilter, LIVE_PROFILE, Profile, ProfileChannel, ProfileSet, Retention, TimeSpan};
 pub use predicate::{channel_predicate, profile_predicate};
 pub use retention::retention_rules;
 pub use schema::ProfileSchema;
+pub use sources::readers_of;
 pub use store::ProfileStore;

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::addr::{Addr16, from_ip};
+
 /// The profile of the stored flows; its channels are the flow sources.
 pub const LIVE_PROFILE: &str = "live";
 
@@ -86,13 +88,17 @@ pub struct Retention {
     pub max_bytes: Option<u64>,
 }
 
-/// Every profile, at one catalog version.
+/// Every profile and deleted flow source, at one catalog version.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileSet {
     /// Incremented by every change.
     pub version: u64,
     /// By name.
     pub profiles: BTreeMap<String, Profile>,
+    /// Flow sources deleted from the live profile: exporter address (text) -> when (ms since the
+    /// epoch). See [`sources`](super::sources).
+    #[serde(default)]
+    pub deleted_sources: BTreeMap<String, i64>,
 }
 
 impl Profile {
@@ -106,6 +112,14 @@ impl ProfileSet {
     /// The profile named `name`.
     pub fn get(&self, name: &str) -> Option<&Profile> {
         self.profiles.get(name)
+    }
+
+    /// The exporters of the deleted flow sources.
+    pub fn deleted_exporters(&self) -> Vec<Addr16> {
+        self.deleted_sources
+            .keys()
+            .filter_map(|a| a.parse().ok().map(from_ip))
+            .collect()
     }
 
     /// The profiles whose parent is `name`.

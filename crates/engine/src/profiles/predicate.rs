@@ -6,6 +6,7 @@ use datafusion::logical_expr::{Expr, and, col, lit, or};
 
 use super::error::ProfileError;
 use super::model::{ChannelFilter, LIVE_PROFILE, Profile, ProfileSet, Retention, TimeSpan};
+use super::sources::not_deleted;
 use super::sql_filter::sql_predicate;
 use crate::addr::{Addr16, from_ip, from_path_segment};
 use crate::clock::now_ms;
@@ -52,7 +53,7 @@ pub fn profile_predicate(set: &ProfileSet, profile: &str) -> Result<Expr, Profil
 fn sources_predicate(set: &ProfileSet, p: &Profile) -> Result<Option<Expr>, ProfileError> {
     if p.parent == LIVE_PROFILE {
         if p.sources.is_empty() {
-            return Ok(None);
+            return Ok(not_deleted(set));
         }
         let exporters = p
             .sources

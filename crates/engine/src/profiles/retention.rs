@@ -11,6 +11,8 @@
 //!   removed only when no profile that reads it still wants it. A profile cannot shrink what the
 //!   node keeps, and a node that keeps everything keeps everything.
 //!
+//! A deleted flow source that no profile names loses every sealed window.
+//!
 //! The channels a profile reads are those of its ancestor directly under `live`: that
 //! profile's sources, or every channel when it lists none.
 
@@ -18,6 +20,7 @@ use std::time::Duration;
 
 use super::model::{LIVE_PROFILE, Profile, ProfileSet};
 use super::predicate::live_source;
+use super::sources::readers_of;
 use crate::addr::Addr16;
 use crate::store::retention::{RetentionPolicy, RetentionRules};
 
@@ -65,5 +68,16 @@ pub fn retention_rules(set: &ProfileSet, base: &RetentionRules, exporters: &[Add
             }
         }
     }
+    for exporter in set.deleted_exporters() {
+        if readers_of(set, &exporter).is_empty() {
+            rules.per_exporter.insert(exporter, REMOVE_SEALED);
+        }
+    }
     rules
 }
+
+/// The policy of a deleted flow source no profile reads: every sealed window goes.
+const REMOVE_SEALED: RetentionPolicy = RetentionPolicy {
+    max_age: Some(Duration::ZERO),
+    max_bytes: None,
+};

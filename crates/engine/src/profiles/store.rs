@@ -20,6 +20,7 @@ pub struct ProfileStore {
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS profiles (name TEXT PRIMARY KEY, body TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS deleted_sources (exporter TEXT PRIMARY KEY, deleted_ms INTEGER NOT NULL);
     INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 ";
 
@@ -73,6 +74,16 @@ impl ProfileStore {
             })?;
             set.profiles.insert(name, profile);
         }
+        let mut statement = conn
+            .prepare("SELECT exporter, deleted_ms FROM deleted_sources")
+            .map_err(ProfileError::store("list deleted sources"))?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(ProfileError::store("list deleted sources"))?;
+        for row in rows {
+            let (exporter, at) = row.map_err(ProfileError::store("read a deleted source"))?;
+            set.deleted_sources.insert(exporter, at);
+        }
         Ok(set)
     }
 
@@ -101,6 +112,23 @@ impl ProfileStore {
             if deleted == 0 {
                 return Err(ProfileError::NoProfile(name.to_string()));
             }
+            Ok(())
+        })
+    }
+
+    /// Marks the flow source `exporter` (address text) deleted at `at_ms`, or (`None`) restores
+    /// it; returns the next version.
+    pub fn set_deleted_source(&self, exporter: &str, at_ms: Option<i64>) -> Result<u64, ProfileError> {
+        self.change(|tx, _| {
+            match at_ms {
+                Some(at) => tx.execute(
+                    "INSERT INTO deleted_sources (exporter, deleted_ms) VALUES (?1, ?2) \
+                     ON CONFLICT (exporter) DO UPDATE SET deleted_ms = excluded.deleted_ms",
+                    params![exporter, at],
+                ),
+                None => tx.execute("DELETE FROM deleted_sources WHERE exporter = ?1", params![exporter]),
+            }
+            .map_err(ProfileError::store("write a deleted source"))?;
             Ok(())
         })
     }

@@ -321,3 +321,79 @@ async fn a_profile_shows_only_flows_within_its_max_age() {
     );
     assert_eq!(text(&ctx, "SELECT count(*) FROM hours.all").await, "60");
 }
+
+#[tokio::test]
+async fn a_deleted_source_leaves_live_and_stays_for_the_profiles_that_name_it() {
+    use crate::addr::from_ip;
+    use crate::store::retention::RetentionRules;
+
+    let catalog = Arc::new(ProfileCatalog::in_memory().unwrap());
+    let (_dir, ctx) = session(&catalog);
+    let mut keeper = profile("keeper", LIVE_PROFILE, &[("dns", nf("dst port 53"))]);
+    keeper.sources = vec!["exporter_10_0_0_2".into()];
+    catalog.create(keeper).unwrap();
+    catalog
+        .create(profile("everything", LIVE_PROFILE, &[("all", nf("any"))]))
+        .unwrap();
+    assert_eq!(text(&ctx, "SELECT count(*) FROM everything.all").await, "60");
+
+    let (_, readers) = catalog.delete_source("10.0.0.2".parse().unwrap(), 1).unwrap();
+    assert_eq!(readers, ["keeper"]);
+    let err = catalog.delete_source("10.0.0.2".parse().unwrap(), 2).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profile 'live': flow source 10.0.0.2 is deleted already"
+    );
+    assert_eq!(text(&ctx, "SELECT count(*) FROM live.flows").await, "40");
+    let gone = query_err(&ctx, "SELECT count(*) FROM live.exporter_10_0_0_2").await;
+    assert!(gone.contains("not found"), "{gone}");
+    let tables = text(
+        &ctx,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'live' ORDER BY 1",
+    )
+    .await;
+    assert_eq!(tables, "exporter_10_0_0_1,flows");
+    assert_eq!(
+        text(&ctx, "SELECT count(*) FROM everything.all").await,
+        "40",
+        "all channels: not the deleted one"
+    );
+    assert_eq!(
+        text(&ctx, "SELECT count(*) FROM keeper.dns").await,
+        "20",
+        "named: still read"
+    );
+
+    let (one, two) = (
+        from_ip("10.0.0.1".parse().unwrap()),
+        from_ip("10.0.0.2".parse().unwrap()),
+    );
+    let set = catalog.snapshot();
+    assert!(retention_rules(&set, &RetentionRules::default(), &[one, two]).keeps_everything());
+    catalog.delete("keeper").unwrap();
+    let rules = retention_rules(&catalog.snapshot(), &RetentionRules::default(), &[one, two]);
+    assert_eq!(
+        rules.policy_for(&two).max_age,
+        Some(std::time::Duration::ZERO),
+        "no reader: removed"
+    );
+    assert!(rules.policy_for(&one).keeps_everything());
+
+    catalog.restore_source("10.0.0.2".parse().unwrap()).unwrap();
+    assert_eq!(text(&ctx, "SELECT count(*) FROM live.flows").await, "60");
+    let reopened = catalog.snapshot();
+    assert!(reopened.deleted_sources.is_empty());
+}
+
+#[test]
+fn deleted_sources_are_kept_in_the_catalog_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profiles.db");
+    ProfileCatalog::open(&path)
+        .unwrap()
+        .delete_source("2001:db8::1".parse().unwrap(), 42)
+        .unwrap();
+    let set = ProfileCatalog::open(&path).unwrap().snapshot();
+    assert_eq!(set.deleted_sources.get("2001:db8::1"), Some(&42));
+    assert_eq!(set.version, 1);
+}

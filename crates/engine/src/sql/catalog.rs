@@ -12,7 +12,7 @@ use datafusion::error::{DataFusionError, Result};
 use super::table::{FLOWS_TABLE, FlowsTable};
 use crate::addr::{Addr16, to_path_segment};
 use crate::layout::list_exporters;
-use crate::profiles::{ProfileCatalog, ProfileSchema};
+use crate::profiles::{LiveView, ProfileCatalog, ProfileSchema};
 use crate::snapshot::Channels;
 
 /// Name of the catalog.
@@ -74,7 +74,10 @@ impl CatalogProvider for FlowCatalog {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if name == LIVE_SCHEMA {
-            return Some(Arc::clone(&self.live));
+            return Some(match &self.profiles {
+                Some(profiles) => Arc::new(LiveView::new(Arc::clone(&self.live), Arc::clone(profiles))),
+                None => Arc::clone(&self.live),
+            });
         }
         let profiles = self.profiles.as_ref()?;
         profiles.snapshot().get(name)?;
