@@ -3,6 +3,8 @@
 
 mod cli;
 mod config;
+mod control;
+mod control_admin;
 mod master;
 mod master_admin;
 mod node;

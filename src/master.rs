@@ -24,6 +24,8 @@ pub struct MasterSettings {
     pub query_limits: QueryLimits,
     /// The profile catalog file (`None`: profiles kept in memory, lost at exit).
     pub catalog: Option<std::path::PathBuf>,
+    /// The control service (`[control]`).
+    pub control: crate::config::control::MasterControlSection,
 }
 
 /// What the master bound, written to the ready file.
@@ -32,6 +34,8 @@ pub struct MasterReady {
     pub pid: u32,
     pub query: SocketAddr,
     pub metrics: SocketAddr,
+    /// The control service nodes register with.
+    pub control: SocketAddr,
 }
 
 /// A started master.
@@ -58,10 +62,24 @@ impl Master {
         let ctx = master_session(
             Arc::clone(&cluster),
             channels,
-            Some(profiles),
+            Some(Arc::clone(&profiles)),
             &settings.query_resources,
         )?;
         let mut registry = Registry::default();
+        let control = crate::control::MasterControl::start(
+            &settings.control,
+            &profiles,
+            cluster.topology().clone(),
+            &mut registry,
+            std::future::pending(),
+        )
+        .await?;
+        let admin =
+            crate::control::publish_profile_changes(admin, Arc::clone(&profiles), Arc::clone(&control.publisher))
+                .merge(crate::control_admin::routes(
+                    Arc::clone(&control.registry),
+                    Arc::clone(&control.publisher),
+                ));
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);
         let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits, query_metrics).with_failover(cluster));
@@ -85,8 +103,9 @@ impl Master {
                 pid: std::process::id(),
                 query,
                 metrics,
+                control: control.addr,
             },
-            tasks: vec![query_task, metrics_task, refresher],
+            tasks: vec![query_task, metrics_task, refresher, control.task],
             stop_queries,
         })
     }

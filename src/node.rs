@@ -45,6 +45,8 @@ pub struct NodeSettings {
     pub retention: engine::store::retention::RetentionRules,
     /// Time between retention runs.
     pub retention_interval: Duration,
+    /// The control plane (`None`: no masters configured).
+    pub control: Option<crate::control::NodeControl>,
 }
 
 /// What the node bound, written to the ready file.
@@ -67,6 +69,7 @@ pub struct Node {
     query_task: tokio::task::JoinHandle<()>,
     stop_queries: tokio::sync::oneshot::Sender<()>,
     retention: Option<RetentionThread>,
+    control: Option<flight::control::ControlClient>,
 }
 
 impl Node {
@@ -115,6 +118,10 @@ impl Node {
         let (query_addr, query_task, stop_queries) =
             start_query_service(&settings, query_metrics, Arc::clone(&profiles)).await?;
 
+        let control_metrics = flight::control::ControlClientMetrics::new();
+        if settings.control.is_some() {
+            control_metrics.register(&mut registry);
+        }
         let (metrics_addr, metrics_task) = serve_http(
             settings.metrics,
             registry,
@@ -135,6 +142,19 @@ impl Node {
             metrics: metrics_addr,
             query: query_addr,
         };
+        let control = match &settings.control {
+            Some(control) => {
+                let identity = crate::control::Identity {
+                    name: settings.name.clone(),
+                    query: query_addr,
+                    flows: ready.flows.clone(),
+                    metrics: metrics_addr,
+                };
+                let stats = crate::control::node_stats(&metrics, ready.data.clone());
+                Some(crate::control::start_client(control, identity, &ready.data, stats, control_metrics).await)
+            }
+            None => None,
+        };
         Ok(Node {
             ingest,
             ready,
@@ -142,12 +162,16 @@ impl Node {
             query_task,
             stop_queries,
             retention,
+            control,
         })
     }
 
     /// Stops serving queries and ingest, and seals every open window.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.metrics_task.abort();
+        if let Some(control) = self.control {
+            control.stop();
+        }
         let _ = self.stop_queries.send(());
         if tokio::time::timeout(Duration::from_secs(5), self.query_task)
             .await

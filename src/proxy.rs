@@ -60,6 +60,7 @@ impl Distributor {
 pub struct Proxy {
     pub ready: ProxyReady,
     distributor: Option<Distributor>,
+    control: Option<flight::control::ControlClient>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -72,8 +73,13 @@ impl Proxy {
         metrics: SocketAddr,
         resources: &QueryResources,
         distribution: Option<Distribution>,
+        control: Option<crate::control::ProxyControl>,
     ) -> anyhow::Result<Proxy> {
         let mut registry = Registry::default();
+        let control_metrics = flight::control::ControlClientMetrics::new();
+        if control.is_some() {
+            control_metrics.register(&mut registry);
+        }
         let distributor = match distribution {
             Some(d) => {
                 let relay_metrics = RelayMetrics::new();
@@ -119,14 +125,26 @@ impl Proxy {
             None => axum::Router::new(),
         };
         let (metrics, metrics_task) = crate::node::serve_http(metrics, registry, admin).await?;
+        let ready = ProxyReady {
+            pid: std::process::id(),
+            flows: distributor.as_ref().map(|d| d.bound().to_vec()).unwrap_or_default(),
+            query,
+            metrics,
+        };
+        let control = match control {
+            Some(control) => {
+                let forwarder = match &distributor {
+                    Some(Distributor::FlowSource(f)) => Some(Arc::clone(f)),
+                    _ => None,
+                };
+                Some(control.start(&ready, forwarder, control_metrics).await)
+            }
+            None => None,
+        };
         Ok(Proxy {
-            ready: ProxyReady {
-                pid: std::process::id(),
-                flows: distributor.as_ref().map(|d| d.bound().to_vec()).unwrap_or_default(),
-                query,
-                metrics,
-            },
+            ready,
             distributor,
+            control,
             tasks: vec![worker_task, metrics_task],
             stop,
         })
@@ -134,6 +152,9 @@ impl Proxy {
 
     /// Stops forwarding and serving.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        if let Some(control) = self.control {
+            control.stop();
+        }
         let _ = self.stop.send(());
         for task in self.tasks {
             task.abort();

@@ -2,6 +2,8 @@
 //! master and proxies (on their metrics endpoints).
 //! - `cluster --master ADDR`: every source group, proxy group and node, up or down, its version,
 //!   which group serves, and each slave's channels.
+//! - `units --master ADDR`: every unit registered over the control plane, with the configuration
+//!   version it runs against the master's (`admin_units.rs`).
 //! - `assignments --proxy ADDR`: each exporter's slave.
 //! - `rebalance --proxy ADDR --exporter IP --slave N`: move one exporter (losing nothing).
 //! - `profile list|show|create|change|delete --node ADDR`: sub-profiles (`admin_profile.rs`).
@@ -29,6 +31,13 @@ pub struct AdminArgs {
 pub enum AdminCommand {
     /// Every unit of the master's cluster: state, version, serving group, channels.
     Cluster {
+        /// The master's metrics/admin address (`[metrics] listen`).
+        #[arg(long)]
+        master: SocketAddr,
+    },
+    /// Every unit registered with the master's control service: role, group, version, state,
+    /// the configuration version it runs against the master's, and its exporters.
+    Units {
         /// The master's metrics/admin address (`[metrics] listen`).
         #[arg(long)]
         master: SocketAddr,
@@ -64,6 +73,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Profile(command) => return super::admin_profile::run(command, args.json),
         AdminCommand::Source(command) => return super::admin_source::run(command),
         AdminCommand::Cluster { master } => (master, "GET", "/cluster".to_string()),
+        AdminCommand::Units { master } => return super::admin_units::run(master, args.json),
         AdminCommand::Assignments { proxy } => (proxy, "GET", "/assignments".to_string()),
         AdminCommand::Rebalance { proxy, exporter, slave } => {
             (proxy, "POST", format!("/rebalance?exporter={exporter}&slave={slave}"))

@@ -71,7 +71,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ];
         let resources = engine::sql::QueryResources::default();
         let any: std::net::SocketAddr = "127.0.0.1:0".parse()?;
-        let proxy = Proxy::start(any, any, &resources, None).await?;
+        let proxy = Proxy::start(any, any, &resources, None, None).await?;
         let node = |name: &str, addr: std::net::SocketAddr| planner::SlaveRef {
             name: name.to_string(),
             query: addr.to_string(),
@@ -96,6 +96,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             query_resources: resources,
             query_limits: flight::QueryLimits::default(),
             catalog: None,
+            control: crate::config::control::MasterControlSection {
+                listen: any,
+                ..Default::default()
+            },
         })
         .await?;
         let query_addr = master.ready.query.to_string();
@@ -206,6 +210,7 @@ fn slave_settings(name: &str, data_dir: &std::path::Path) -> NodeSettings {
         query_limits: flight::QueryLimits::default(),
         retention: engine::store::retention::RetentionRules::default(),
         retention_interval: Duration::from_secs(60),
+        control: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn settings(c: &MasterConfig) -> MasterSettings {
         query_resources: c.query.resources(),
         query_limits: c.query.limits(),
         catalog: c.catalog.clone(),
+        control: c.control.clone(),
     }
 }
 

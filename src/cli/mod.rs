@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod admin_profile;
 pub mod admin_source;
+pub mod admin_units;
 pub mod demo;
 #[path = "gen.rs"]
 pub mod generate;

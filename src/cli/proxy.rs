@@ -75,9 +75,17 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
         memory_bytes: config.query.memory.0,
         ..QueryResources::default()
     };
+    let control = crate::control::ProxyControl::of(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let proxy = Proxy::start(config.query.listen, config.metrics.listen, &resources, distribution).await?;
+        let proxy = Proxy::start(
+            config.query.listen,
+            config.metrics.listen,
+            &resources,
+            distribution,
+            control,
+        )
+        .await?;
         if let Some(path) = &args.ready_file {
             write_ready_file(path, &proxy.ready)?;
         }

@@ -120,6 +120,7 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
         query_limits: c.query.limits(),
         retention: c.retention.rules(),
         retention_interval: c.retention.check_interval.0,
+        control: None,
     })
 }
 
@@ -163,7 +164,12 @@ pub fn run(args: StandaloneArgs, role: Role) -> anyhow::Result<()> {
         print!("{}", config.to_toml()?);
         return Ok(());
     }
-    let settings = settings(&config)?;
+    let mut settings = settings(&config)?;
+    let unit_role = match role {
+        Role::Standalone => flight::control::UnitRole::Standalone,
+        Role::Slave => flight::control::UnitRole::Slave,
+    };
+    settings.control = crate::control::NodeControl::of(&config.control, unit_role)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

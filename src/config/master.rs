@@ -22,6 +22,8 @@ pub struct MasterConfig {
     pub metrics: MetricsSection,
     /// The source groups, proxy groups and slaves queries read.
     pub cluster: ClusterSection,
+    /// The control service nodes register with.
+    pub control: super::control::MasterControlSection,
 }
 
 /// `[cluster]`
@@ -62,6 +64,7 @@ impl MasterConfig {
     pub fn parse(text: &str) -> anyhow::Result<MasterConfig> {
         let config: MasterConfig = toml::from_str(text)?;
         config.cluster.topology().validate()?;
+        config.control.check()?;
         Ok(config)
     }
 }

@@ -2,6 +2,7 @@
 //! the default shown in `config/standalone.toml`; unknown keys are errors, so a typo never passes
 //! silently. Command-line flags override the file.
 
+pub mod control;
 pub mod master;
 pub mod proxy;
 pub mod retention;
@@ -36,6 +37,8 @@ pub struct NodeConfig {
     pub query: QuerySection,
     /// The Prometheus endpoint.
     pub metrics: MetricsSection,
+    /// The masters this node registers with (control plane).
+    pub control: control::ControlSection,
 }
 
 /// `[ingest]`
@@ -179,6 +182,7 @@ impl NodeConfig {
     pub fn parse(text: &str) -> anyhow::Result<NodeConfig> {
         let config: NodeConfig = toml::from_str(text)?;
         config.retention.check()?;
+        config.control.check()?;
         Ok(config)
     }
 

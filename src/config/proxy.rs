@@ -14,6 +14,9 @@ use super::units::Bytes;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyConfig {
+    /// The proxy's name (its group's `proxy = { name, .. }` in the master's topology), as it
+    /// registers over the control plane. Default: `proxy`.
+    pub name: Option<String>,
     /// The site's export: the UDP listeners exporters send to.
     pub ingest: ProxyIngestSection,
     /// Where the export goes: the group's slaves.
@@ -22,6 +25,9 @@ pub struct ProxyConfig {
     pub query: ProxyQuerySection,
     /// The Prometheus endpoint.
     pub metrics: MetricsSection,
+    /// The masters this proxy registers with (control plane); configurations are kept beside
+    /// `[distribution] state`, in `control/config.json`.
+    pub control: super::control::ControlSection,
 }
 
 /// `[ingest]` of a proxy.
@@ -113,7 +119,12 @@ impl ProxyConfig {
     /// Reads and checks a configuration file; the error names the file, the line and the key.
     pub fn load(path: &Path) -> anyhow::Result<ProxyConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+        let config: ProxyConfig = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+        config
+            .control
+            .check()
+            .with_context(|| format!("in {}", path.display()))?;
+        Ok(config)
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `flowfold` binary on free loopback ports, fed by software we did
 //! not write (softflowd) and by our generator, checked against nfcapd/nfdump and DuckDB.
 
+mod control;
 mod crash;
 mod demo;
 mod distributed;

@@ -131,6 +131,8 @@ pub struct Master {
     pub query: SocketAddr,
     /// Its metrics endpoint.
     pub metrics: SocketAddr,
+    /// Its control service (`[control] listen`).
+    pub control: Option<SocketAddr>,
 }
 
 impl Master {
@@ -151,6 +153,7 @@ impl Master {
             child: Some(child),
             query: json["query"].as_str().context("ready file names query")?.parse()?,
             metrics: json["metrics"].as_str().context("ready file names metrics")?.parse()?,
+            control: json["control"].as_str().and_then(|a| a.parse().ok()),
         })
     }
 

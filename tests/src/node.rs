@@ -43,7 +43,43 @@ impl Standalone {
         Self::start_role(binary, "slave", data, host, &["--name", name])
     }
 
+    /// Like [`Standalone::start_slave`] with `extra` flags (e.g. `--config FILE`), its log
+    /// (stderr) written to `DATA.log` instead of the test's output.
+    pub fn start_slave_logged(
+        binary: &Path,
+        data: &Path,
+        name: &str,
+        host: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
+        let mut args = vec!["--name", name];
+        args.extend_from_slice(extra);
+        Self::start_role_logged(binary, "slave", data, host, &args, Some(&data.with_extension("log")))
+    }
+
+    /// The log of a node started with [`Standalone::start_slave_logged`] (empty if none).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.with_extension("log")).unwrap_or_default()
+    }
+
     fn start_role(binary: &Path, role: &str, data: &Path, host: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_role_logged(binary, role, data, host, extra, None)
+    }
+
+    fn start_role_logged(
+        binary: &Path,
+        role: &str,
+        data: &Path,
+        host: &str,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let stderr = match log {
+            Some(path) => {
+                Stdio::from(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)
+            }
+            None => Stdio::inherit(),
+        };
         let ready_file = data.with_extension("ready.json");
         let _ = std::fs::remove_file(&ready_file);
         let any_port = format!("{host}:0");
@@ -57,7 +93,7 @@ impl Standalone {
             .args(extra)
             .env("FLOWFOLD_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("starting flowfold {role}"))?;
         let mut node = Standalone {
