@@ -85,6 +85,32 @@ pub async fn start_client(
     ControlClient::start(settings, stats, metrics).await
 }
 
+/// Keeps `profiles` equal to the profiles and deleted sources of the master's configuration, as
+/// it arrives (the stored one first): the node's retention then applies the profiles' wishes and
+/// removes deleted sources' windows, and its own SQL sees the profiles. The task ends with the
+/// client.
+pub fn follow_profiles(client: &ControlClient, profiles: Arc<ProfileCatalog>) {
+    let mut configs = client.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let config = configs.borrow_and_update().clone();
+            if let Some(config) = config {
+                let set = config.profiles.clone();
+                let catalog = Arc::clone(&profiles);
+                match tokio::task::spawn_blocking(move || catalog.replace_all(&set)).await {
+                    Ok(Ok(true)) => tracing::info!(version = config.version, "profiles follow the master's"),
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "storing the master's profiles failed"),
+                    Err(e) => tracing::error!(error = %e, "storing the master's profiles failed"),
+                }
+            }
+            if configs.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
 /// What a node with a store reports: flows stored since start (its ingest counters) and the
 /// exporters it has stored flows of (`DATA/flows/exporter=*`, from this and earlier runs).
 pub fn node_stats(ingest: &Arc<IngestMetrics>, data_dir: PathBuf) -> StatsSource {

@@ -126,7 +126,7 @@ impl Node {
             settings.metrics,
             registry,
             profiles_admin::routes(
-                profiles,
+                Arc::clone(&profiles),
                 Some(profiles_admin::LocalStore {
                     data_dir: settings.data_dir.clone(),
                     window: settings.window,
@@ -151,7 +151,9 @@ impl Node {
                     metrics: metrics_addr,
                 };
                 let stats = crate::control::node_stats(&metrics, ready.data.clone());
-                Some(crate::control::start_client(control, identity, &ready.data, stats, control_metrics).await)
+                let client = crate::control::start_client(control, identity, &ready.data, stats, control_metrics).await;
+                crate::control::follow_profiles(&client, profiles);
+                Some(client)
             }
             None => None,
         };

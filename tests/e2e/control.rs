@@ -2,7 +2,8 @@
 //! a proxy registering with it. All are listed by `flowfold admin units` with their role, version and
 //! the master's configuration version; a profile created on the master is pushed to both as a
 //! new version; with the master gone the slaves keep ingesting, and a slave restarted meanwhile
-//! runs the version it stored. A slave with a wrong token is refused with the reason.
+//! runs the version it stored. A slave with a wrong token is refused with the reason. The slaves
+//! follow the master's catalog: its profiles and deleted flow sources.
 
 use std::path::Path;
 use std::process::Command;
@@ -207,6 +208,35 @@ fn slaves_register_follow_pushed_versions_and_outlive_the_master() -> anyhow::Re
         proxy_stored.contains("\"web\""),
         "the proxy keeps it beside its state: {proxy_stored}"
     );
+
+    // The slaves follow the master's catalog: their own SQL sees its profiles, and a flow source
+    // deleted on the master leaves their live profile.
+    let count = |node: &Standalone, sql: &str| -> Option<u64> { node.sql_remote(sql).ok()?.first()?["n"].as_u64() };
+    let https = wait_for("s1 to follow the master's profiles", Duration::from_secs(30), || {
+        count(&s1, "SELECT count(*) AS n FROM web.https")
+    })?;
+    let by_hand = count(
+        &s1,
+        "SELECT count(*) AS n FROM live.flows WHERE protocol = 6 AND dst_port = 443",
+    );
+    assert!(
+        https > 0 && Some(https) == by_hand,
+        "web.https {https}, by hand {by_hand:?}"
+    );
+    let exporter = "SELECT count(*) AS n FROM live.flows WHERE exporter = ip('127.0.1.1')";
+    assert!(count(&s1, exporter).is_some_and(|n| n > 0), "s1 stores 127.0.1.1");
+    admin(&["source", "delete", "127.0.1.1", "--node", &master.metrics.to_string()])?;
+    let v2 = units(&master)?["config_version"].as_u64().unwrap();
+    wait_for(
+        "s1 to drop the deleted source from live",
+        Duration::from_secs(30),
+        || (count(&s1, exporter)? == 0).then_some(()),
+    )?;
+    for node in [&s1, &s2] {
+        wait_for("the deletion's version on the slave", Duration::from_secs(30), || {
+            (config_version(node) == v2 as f64).then_some(())
+        })?;
+    }
 
     // The master goes away: the slaves notice, and keep ingesting.
     drop(master);

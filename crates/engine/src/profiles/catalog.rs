@@ -102,6 +102,18 @@ impl ProfileCatalog {
         Ok(version)
     }
 
+    /// Takes `set` as the whole catalog (the master's, pushed over the control plane): stored,
+    /// then visible. Nothing changes when `set` equals the current catalog.
+    pub fn replace_all(&self, set: &ProfileSet) -> Result<bool, ProfileError> {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if **current == *set {
+            return Ok(false);
+        }
+        self.store.replace_all(set)?;
+        *current = Arc::new(set.clone());
+        Ok(true)
+    }
+
     /// Copies the catalog file to `path`.
     pub fn backup(&self, path: &Path) -> Result<(), ProfileError> {
         self.store.backup(path)

@@ -133,6 +133,36 @@ impl ProfileStore {
         })
     }
 
+    /// Replaces every profile and deleted source by those of `set`, at `set.version`, in one
+    /// transaction (a node following its master's catalog).
+    pub fn replace_all(&self, set: &ProfileSet) -> Result<(), ProfileError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(ProfileError::store("begin"))?;
+        tx.execute_batch("DELETE FROM profiles; DELETE FROM deleted_sources;")
+            .map_err(ProfileError::store("clear the catalog"))?;
+        for profile in set.profiles.values() {
+            let body = serde_json::to_string(profile).expect("a profile serialises");
+            tx.execute(
+                "INSERT INTO profiles (name, body) VALUES (?1, ?2)",
+                params![profile.name, body],
+            )
+            .map_err(ProfileError::store("write a profile"))?;
+        }
+        for (exporter, at) in &set.deleted_sources {
+            tx.execute(
+                "INSERT INTO deleted_sources (exporter, deleted_ms) VALUES (?1, ?2)",
+                params![exporter, at],
+            )
+            .map_err(ProfileError::store("write a deleted source"))?;
+        }
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'version'",
+            params![set.version as i64],
+        )
+        .map_err(ProfileError::store("set the version"))?;
+        tx.commit().map_err(ProfileError::store("commit"))
+    }
+
     /// One transaction: bumps the version and applies `apply`; nothing changes if it fails.
     fn change(
         &self,
