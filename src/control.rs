@@ -247,7 +247,7 @@ impl MasterControl {
 }
 
 /// `routes` (admin routes including the profile routes over `catalog`), publishing a new
-/// configuration version after every change to `/profiles` that succeeded. A layer rather than a
+/// configuration version after every change to `/profiles` or `/sources` that succeeded. A layer rather than a
 /// call in each handler: every way a profile changes is covered, and a change the handlers also
 /// report publishes once (see `ConfigPublisher::publish_profiles`).
 pub fn publish_profile_changes(
@@ -260,8 +260,9 @@ pub fn publish_profile_changes(
             let catalog = Arc::clone(&catalog);
             let publisher = Arc::clone(&publisher);
             async move {
-                let changes =
-                    request.method() != axum::http::Method::GET && request.uri().path().starts_with("/profiles");
+                let path = request.uri().path();
+                let changes = request.method() != axum::http::Method::GET
+                    && (path.starts_with("/profiles") || path.starts_with("/sources"));
                 let response = next.run(request).await;
                 if changes && response.status().is_success() {
                     publisher.publish_profiles(catalog.snapshot().as_ref().clone());
