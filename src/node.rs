@@ -45,6 +45,8 @@ pub struct NodeSettings {
     pub retention: engine::store::retention::RetentionRules,
     /// Time between retention runs.
     pub retention_interval: Duration,
+    /// How long expired windows stay on disk for the queries still reading them.
+    pub retention_grace: Duration,
     /// The control plane (`None`: no masters configured).
     pub control: Option<crate::control::NodeControl>,
 }
@@ -107,6 +109,7 @@ impl Node {
                 rules: settings.retention.clone(),
                 window: settings.window,
                 interval: settings.retention_interval,
+                grace: settings.retention_grace,
                 profiles: Some(Arc::clone(&profiles)),
             },
             retention_metrics,
@@ -130,6 +133,7 @@ impl Node {
                 Some(profiles_admin::LocalStore {
                     data_dir: settings.data_dir.clone(),
                     window: settings.window,
+                    grace: settings.retention_grace,
                 }),
             ),
         )

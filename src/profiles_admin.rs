@@ -5,8 +5,9 @@
 //! - `POST /profiles`: create (body: a profile as JSON), `PUT /profiles/{name}`: replace;
 //! - `DELETE /profiles/{name}`;
 //! - `GET /sources`: the deleted flow sources; `DELETE /sources/{exporter}`: delete a flow source
-//!   from the live profile (on a node that stores flows, its windows no profile reads are removed
-//!   at once and the freed bytes answered); `POST /sources/{exporter}/restore`.
+//!   from the live profile (on a node that stores flows, its windows no profile reads are expired
+//!   at once, hidden from queries, and removed after the retention grace; the bytes expired and
+//!   freed are answered); `POST /sources/{exporter}/restore`.
 //!
 //! Changes are small SQLite transactions, made on the request's thread. A refused change answers
 //! 400 (bad request), 404 (no such profile or channel) or 409 (exists already) with the reason as
@@ -26,7 +27,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use engine::addr::from_ip;
 use engine::profiles::{Profile, ProfileCatalog, ProfileError, retention_rules};
-use engine::store::retention::{Action, RetentionRules, enforce};
+use engine::store::retention::{Action, RetentionRules, RetentionRun, enforce};
 
 /// The flows a node stores, for removing a deleted source's windows at once.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct LocalStore {
     pub data_dir: PathBuf,
     /// The store's window length.
     pub window: Duration,
+    /// How long expired windows stay on disk (`[retention] grace`).
+    pub grace: Duration,
 }
 
 /// The routes over `catalog`; `store` on nodes that store flows.
@@ -74,14 +77,22 @@ async fn delete_source(State((catalog, store)): SourcesState, Path(exporter): Pa
     let mut answer = serde_json::json!({ "version": version, "kept_for": kept_for });
     if let (Some(store), true) = (store, kept_for.is_empty()) {
         let rules = retention_rules(&catalog.snapshot(), &RetentionRules::default(), &[from_ip(ip)]);
-        let now = engine::clock::now_ms();
-        let removed =
-            tokio::task::spawn_blocking(move || enforce(&store.data_dir, &rules, store.window, now, Action::Remove))
-                .await;
+        let run = RetentionRun {
+            window: store.window,
+            grace: store.grace,
+            now_ms: engine::clock::now_ms(),
+            action: Action::Remove,
+        };
+        let removed = tokio::task::spawn_blocking(move || enforce(&store.data_dir, &rules, run)).await;
         match removed {
+            // The source's windows: expired (gone for queries) now, their files removed after
+            // the grace, by this run when it is zero and else by the retention thread.
             Ok(Ok(report)) => {
-                answer["files_removed"] = report.files_removed().into();
-                answer["bytes_freed"] = report.bytes_freed().into();
+                let channel = report.channel(&from_ip(ip));
+                answer["bytes_expired"] = channel.map_or(0, |c| c.bytes_expired()).into();
+                answer["files_removed"] = channel.map_or(0, |c| c.files_removed()).into();
+                answer["bytes_freed"] = channel.map_or(0, |c| c.bytes_freed()).into();
+                answer["grace"] = humantime::format_duration(run.grace).to_string().into();
             }
             Ok(Err(e)) => answer["cleanup_error"] = e.to_string().into(),
             Err(e) => answer["cleanup_error"] = e.to_string().into(),

@@ -163,6 +163,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
         let plan = super::sql::remote(&query_addr, &explain).await?;
         print_distributed_plan(&plan);
+        show_profile(master.ready.metrics, &query_addr).await?;
         if args.serve {
             let example = "SELECT proto_name(protocol) AS proto, count(*) FROM flows GROUP BY 1 ORDER BY 2 DESC";
             println!("serving; try: flowfold sql --connect {query_addr} \"{example}\"   (Ctrl-C stops)");
@@ -190,6 +191,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A sub-profile created through the master's admin route, queried at once over the flows
+/// already stored (profiles are views).
+async fn show_profile(admin: std::net::SocketAddr, query_addr: &str) -> anyhow::Result<()> {
+    let profile = serde_json::json!({
+        "name": "web",
+        "channels": [
+            { "name": "https", "filter": { "nfdump": "proto tcp and dst port 443" } },
+            { "name": "dns", "filter": { "sql": "dst_port = 53" } },
+        ],
+    })
+    .to_string();
+    tokio::task::spawn_blocking(move || super::admin::request(admin, "POST", "/profiles", Some(&profile))).await??;
+    let sql = "SELECT 'https' AS channel, count(*) AS flows, sum(bytes) AS bytes FROM web.https \
+               UNION ALL SELECT 'dns', count(*), sum(bytes) FROM web.dns ORDER BY channel";
+    println!(
+        "Profile web (flowfold admin profile create web --channel 'https=proto tcp and dst port 443' ...):  {sql}"
+    );
+    print(&super::sql::remote(query_addr, sql).await?, Format::Table)
+}
+
 /// The settings of demo slave `name`, storing under `data_dir/name`.
 fn slave_settings(name: &str, data_dir: &std::path::Path) -> NodeSettings {
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("a valid address");
@@ -210,6 +231,7 @@ fn slave_settings(name: &str, data_dir: &std::path::Path) -> NodeSettings {
         query_limits: flight::QueryLimits::default(),
         retention: engine::store::retention::RetentionRules::default(),
         retention_interval: Duration::from_secs(60),
+        retention_grace: flight::QueryLimits::default().timeout,
         control: None,
     }
 }

@@ -1,11 +1,13 @@
 //! `flowfold retention`: apply retention limits to a data directory once (the node may be
-//! running) and print what was, or with `--dry-run` would be, removed and the bytes freed.
+//! running) and print what was, or with `--dry-run` would be, expired and removed, and the bytes
+//! freed. Windows that go are expired (hidden from new queries) and removed once `--grace` has
+//! passed since, by this run or a later one (the node's own retention thread, or another run).
 
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
-use engine::store::retention::{Action, RetentionReport, enforce};
+use engine::store::retention::{Action, RetentionReport, RetentionRun, enforce};
 use serde_json::json;
 
 use crate::cli::standalone::set;
@@ -36,6 +38,11 @@ pub struct RetentionArgs {
     /// The store's window length. [config: storage.window; default 5m]
     #[arg(long, value_parser = humantime::parse_duration)]
     pub window: Option<Duration>,
+    /// How long expired windows stay on disk for queries still reading them; windows expired at
+    /// least this long ago are removed. `0s` removes at once (no node running queries).
+    /// [config: retention.grace, else query.timeout; default 5m]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub grace: Option<Duration>,
     /// Only print what would be removed.
     #[arg(long)]
     pub dry_run: bool,
@@ -57,6 +64,7 @@ pub fn run(args: RetentionArgs) -> anyhow::Result<()> {
         args.channel_max_bytes.map(|b| Some(Bytes(b))),
     );
     set(&mut c.storage.window, args.window.map(Span));
+    set(&mut c.retention.grace, args.grace.map(|g| Some(Span(g))));
     c.retention.check()?;
     let data = c
         .data
@@ -65,9 +73,13 @@ pub fn run(args: RetentionArgs) -> anyhow::Result<()> {
     if rules.keeps_everything() {
         anyhow::bail!("no limit given: set --max-age, --max-bytes or --channel-max-bytes (or [retention] in --config)");
     }
-    let action = if args.dry_run { Action::DryRun } else { Action::Remove };
-    let report = enforce(&data, &rules, c.storage.window.0, engine::clock::now_ms(), action)
-        .with_context(|| format!("retention over {}", data.display()))?;
+    let run = RetentionRun {
+        window: c.storage.window.0,
+        grace: c.retention.grace(c.query.timeout.0),
+        now_ms: engine::clock::now_ms(),
+        action: if args.dry_run { Action::DryRun } else { Action::Remove },
+    };
+    let report = enforce(&data, &rules, run).with_context(|| format!("retention over {}", data.display()))?;
     if args.json {
         println!("{}", to_json(&report));
     } else {
@@ -90,30 +102,41 @@ fn exporter_text(exporter: &[u8]) -> String {
 }
 
 fn to_json(report: &RetentionReport) -> serde_json::Value {
+    let paths = |files: &[PathBuf]| files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
     let channels: Vec<serde_json::Value> = report
         .channels
         .iter()
         .map(|c| {
-            let removed: Vec<serde_json::Value> = c
-                .removed
+            let expired: Vec<serde_json::Value> = c
+                .expired
                 .iter()
                 .map(|w| {
                     json!({
                         "start": time(w.start_ms),
                         "reason": w.reason.as_str(),
-                        "files": w.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-                        "bytes": w.bytes_freed,
+                        "files": paths(&w.files),
+                        "bytes": w.bytes_expired,
                     })
                 })
                 .collect();
+            let removed: Vec<serde_json::Value> = c
+                .freed
+                .iter()
+                .map(|w| json!({"start": time(w.start_ms), "files": paths(&w.files), "bytes": w.bytes_freed}))
+                .collect();
             json!({
                 "exporter": exporter_text(&c.exporter),
-                "windows_removed": c.removed.len(),
+                "windows_expired": c.expired.len(),
+                "files_expired": c.files_expired(),
+                "bytes_expired": c.bytes_expired(),
+                "windows_removed": c.freed.len(),
                 "files_removed": c.files_removed(),
                 "bytes_freed": c.bytes_freed(),
                 "windows_kept": c.windows_kept,
                 "bytes_kept": c.bytes_kept,
                 "oldest_kept": c.oldest_kept_ms.map(time),
+                "bytes_pending": c.bytes_pending,
+                "expired": expired,
                 "removed": removed,
             })
         })
@@ -125,41 +148,62 @@ fn to_json(report: &RetentionReport) -> serde_json::Value {
         .collect();
     json!({
         "dry_run": report.dry_run,
-        "windows_removed": report.windows_removed(),
+        "grace": humantime::format_duration(report.grace).to_string(),
+        "windows_expired": report.windows_expired(),
+        "files_expired": report.files_expired(),
+        "bytes_expired": report.bytes_expired(),
+        "windows_removed": report.windows_freed(),
         "files_removed": report.files_removed(),
         "bytes_freed": report.bytes_freed(),
         "bytes_kept": report.bytes_kept(),
+        "bytes_pending": report.bytes_pending(),
         "channels": channels,
         "issues": issues,
     })
 }
 
 fn print_text(report: &RetentionReport) {
-    let verb = if report.dry_run { "would remove" } else { "removed" };
+    let (expire, remove) = match report.dry_run {
+        true => ("would expire", "would remove"),
+        false => ("expired", "removed"),
+    };
     for c in &report.channels {
-        for w in &c.removed {
+        for w in &c.expired {
             for f in &w.files {
-                println!("{verb} {} ({})", f.display(), w.reason.as_str());
+                println!("{expire} {} ({})", f.display(), w.reason.as_str());
+            }
+        }
+        for w in &c.freed {
+            for f in &w.files {
+                println!("{remove} {}", f.display());
             }
         }
         println!(
-            "{}: {verb} {} windows ({} files, {} bytes); kept {} windows ({} bytes), oldest {}",
+            "{}: {expire} {} windows ({} bytes), {remove} {} files ({} bytes); kept {} windows ({} bytes), \
+             oldest {}; {} expired bytes wait for the grace",
             exporter_text(&c.exporter),
-            c.removed.len(),
+            c.expired.len(),
+            c.bytes_expired(),
             c.files_removed(),
             c.bytes_freed(),
             c.windows_kept,
             c.bytes_kept,
             c.oldest_kept_ms.map_or_else(|| "-".to_string(), time),
+            c.bytes_pending,
         );
     }
     for issue in &report.issues {
         eprintln!("error ({}): {}", issue.kind.as_str(), issue.error);
     }
     println!(
-        "total: {verb} {} files, {} bytes; {} bytes kept",
+        "total: {expire} {} files, {} bytes; {remove} {} files, {} bytes; {} bytes kept; {} expired bytes \
+         wait for the grace ({})",
+        report.files_expired(),
+        report.bytes_expired(),
         report.files_removed(),
         report.bytes_freed(),
-        report.bytes_kept()
+        report.bytes_kept(),
+        report.bytes_pending(),
+        humantime::format_duration(report.grace),
     );
 }

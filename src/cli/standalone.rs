@@ -120,6 +120,7 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
         query_limits: c.query.limits(),
         retention: c.retention.rules(),
         retention_interval: c.retention.check_interval.0,
+        retention_grace: c.retention.grace(c.query.timeout.0),
         control: None,
     })
 }

@@ -1,5 +1,6 @@
 //! `[retention]`: how long and how much sealed flow data a node keeps. Every limit is optional;
-//! none set keeps everything forever.
+//! none set keeps everything forever. A window that goes is expired first (hidden from new
+//! queries) and removed from disk `grace` later, so queries already reading it finish.
 
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ pub struct RetentionSection {
     pub channel_max_bytes: Option<Bytes>,
     /// How often the limits are enforced.
     pub check_interval: Span,
+    /// How long an expired window stays on disk, readable by the queries that listed it before
+    /// it expired, before it is removed. Default: `[query] timeout` (a query running longer is
+    /// cancelled anyway). `"0s"` removes at once.
+    pub grace: Option<Span>,
 }
 
 impl Default for RetentionSection {
@@ -31,6 +36,7 @@ impl Default for RetentionSection {
             max_bytes: None,
             channel_max_bytes: None,
             check_interval: Span(Duration::from_secs(60)),
+            grace: None,
         }
     }
 }
@@ -55,6 +61,11 @@ impl RetentionSection {
         Ok(())
     }
 
+    /// The grace of expired windows: `grace`, or else the node's query timeout.
+    pub fn grace(&self, query_timeout: Duration) -> Duration {
+        self.grace.map_or(query_timeout, |g| g.0)
+    }
+
     /// The engine's rules for these settings (the same policy for every channel).
     pub fn rules(&self) -> RetentionRules {
         RetentionRules::new(RetentionPolicy {
@@ -62,5 +73,24 @@ impl RetentionSection {
             max_bytes: self.channel_max_bytes.map(|b| b.0 as u64),
         })
         .with_max_total_bytes(self.max_bytes.map(|b| b.0 as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::NodeConfig;
+
+    #[test]
+    fn the_grace_defaults_to_the_query_timeout_and_may_be_zero() {
+        let c = NodeConfig::parse("[query]\ntimeout = \"20m\"").unwrap();
+        assert_eq!(c.retention.grace(c.query.timeout.0), Duration::from_secs(1200));
+        let c = NodeConfig::parse("[retention]\ngrace = \"0s\"").unwrap();
+        assert_eq!(c.retention.grace(c.query.timeout.0), Duration::ZERO);
+        let c = NodeConfig::parse("[retention]\ngrace = \"1h\"").unwrap();
+        assert_eq!(c.retention.grace(c.query.timeout.0), Duration::from_secs(3600));
+        let err = format!("{:#}", NodeConfig::parse("[retention]\ngrace = \"soon\"").unwrap_err());
+        assert!(err.contains("grace") || err.contains("soon"), "{err}");
     }
 }

@@ -231,7 +231,8 @@ fn slaves_register_follow_pushed_versions_and_outlive_the_master() -> anyhow::Re
         "s1 to drop the deleted source from live",
         Duration::from_secs(30),
         || (count(&s1, exporter)? == 0).then_some(()),
-    )?;
+    )
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", s1.log()))?;
     for node in [&s1, &s2] {
         wait_for("the deletion's version on the slave", Duration::from_secs(30), || {
             (config_version(node) == v2 as f64).then_some(())

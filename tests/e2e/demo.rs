@@ -26,6 +26,8 @@ fn demo_runs_a_cluster_and_answers_through_the_master() -> anyhow::Result<()> {
         "ProxyMergeExec: on=[p1, p1]",
         "SlaveScanExec: slaves=[s1]",
         "SlaveScanExec: slaves=[s2]",
+        "Profile web",
+        "| https   |",
         "sealed into",
     ] {
         anyhow::ensure!(stdout.contains(part), "no {part:?} in the demo's output:\n{stdout}");

@@ -258,15 +258,24 @@ fn deleting_a_flow_source_removes_its_channel_and_keeps_what_profiles_read() -> 
         );
         Ok(serde_json::from_str(String::from_utf8(out.stdout)?.trim())?)
     };
-    // Nobody reads 127.0.2.1: its sealed windows go at once, freed bytes reported.
+    // Nobody reads 127.0.2.1: its sealed windows are expired at once (no query planned from now
+    // on lists them) and their files stay for the grace (the query timeout, 5m by default) so
+    // queries already reading them finish.
     let before = sealed_bytes(&data, "127.0.2.1");
     let deleted = source(&["delete", "127.0.2.1"])?;
     ensure!(deleted["kept_for"] == serde_json::json!([]), "{deleted}");
     ensure!(
-        deleted["bytes_freed"].as_u64() == Some(before),
+        deleted["bytes_expired"].as_u64() == Some(before) && deleted["bytes_freed"].as_u64() == Some(0),
         "{deleted}, {before} bytes were sealed"
     );
-    ensure!(sealed_bytes(&data, "127.0.2.1") == 0, "windows left behind");
+    ensure!(sealed_bytes(&data, "127.0.2.1") == before, "removed before the grace");
+    let one = engine::snapshot::Channels::Only([engine::addr::from_ip("127.0.2.1".parse()?)].into());
+    let listed = engine::FlowSnapshot::take_channels(&data, &one)?;
+    ensure!(
+        listed.parquet_files.is_empty(),
+        "queries still list {:?}",
+        listed.parquet_files
+    );
     let gone = node
         .sql_remote("SELECT count(*) FROM live.exporter_127_0_2_1")
         .unwrap_err()
@@ -294,5 +303,26 @@ fn deleting_a_flow_source_removes_its_channel_and_keeps_what_profiles_read() -> 
     source(&["restore", "127.0.2.2"])?;
     let live = per_exporter(&node)?;
     ensure!(live.get("127.0.2.2") == counts.get("127.0.2.2"), "restored: {live:?}");
+
+    // After the grace the retention thread removes the expired files (here: a restart with a
+    // zero grace, whose first run frees them at once).
+    node.stop()?;
+    let config = tmp.path().join("grace.toml");
+    std::fs::write(&config, "[retention]\ngrace = \"0s\"\n")?;
+    let node = Standalone::start(flowfold(), &data, &["--config", config.to_str().context("utf-8")?])?;
+    let freed = wait_for("the expired windows to be removed", Duration::from_secs(30), || {
+        let freed = node.metric_sum("flowfold_retention_bytes_freed_total", &[]).ok()?;
+        (freed > 0.0).then_some(freed)
+    })?;
+    ensure!(freed == before as f64, "freed {freed} bytes, {before} were expired");
+    ensure!(sealed_bytes(&data, "127.0.2.1") == 0, "windows left behind");
+    ensure!(
+        sealed_bytes(&data, "127.0.2.2") == bytes_two,
+        "restored data was touched"
+    );
+    let mut kept = counts.clone();
+    kept.remove("127.0.2.1");
+    let live = per_exporter(&node)?;
+    ensure!(live == kept, "after the removal live shows {live:?}");
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Retention in a running node: windows older than `max_age` are removed every
-//! `check_interval`, counted in `flowfold_retention_*`, while recent flows stay queryable.
+//! Retention in a running node: windows older than `max_age` are expired every
+//! `check_interval` and removed `grace` later, counted in `flowfold_retention_*`, while recent
+//! flows stay queryable.
 //!
 //! Old data comes from the generator's `--start-time` (epoch ms, hours ago): the node files a
 //! flow in the window of its own `flow_start` as long as it is within `storage.max_lateness`
@@ -58,6 +59,24 @@ fn walk(dir: &Path) -> Vec<(PathBuf, u64)> {
     out
 }
 
+/// Directories under `dir` without any entry.
+fn empty_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    if entries.is_empty() {
+        out.push(dir.to_path_buf());
+    }
+    for path in entries.iter().filter(|p| p.is_dir()) {
+        out.extend(empty_dirs(path));
+    }
+    out
+}
+
 fn wait_stored(node: &Standalone, expected: u64) -> anyhow::Result<()> {
     wait_for("the flows to be stored", Duration::from_secs(30), || {
         (node.metric_sum("flowfold_flows_stored_total", &[]).ok()? as u64 >= expected).then_some(())
@@ -82,14 +101,21 @@ fn a_running_node_removes_windows_older_than_max_age() -> anyhow::Result<()> {
     );
     let old_bytes: u64 = old.iter().map(|(_, b)| b).sum();
 
-    // 2. With retention (1 h, checked every second): the old windows are removed at start.
+    // 2. With retention (1 h, checked every second, removed 2 s after expiry): the old windows
+    // are expired at start and removed by a run at least 2 s later.
     let config = tmp.path().join("retention.toml");
-    std::fs::write(&config, "[retention]\nmax_age = \"1h\"\ncheck_interval = \"1s\"\n")?;
+    std::fs::write(
+        &config,
+        "[retention]\nmax_age = \"1h\"\ncheck_interval = \"1s\"\ngrace = \"2s\"\n",
+    )?;
     let node = Standalone::start(flowfold(), &data, &["--config", config.to_str().expect("utf-8")])?;
-    let freed = || {
-        node.metric_sum("flowfold_retention_bytes_freed_total", &[])
-            .unwrap_or(-1.0)
-    };
+    let metric = |name: &str| node.metric_sum(name, &[]).unwrap_or(-1.0);
+    let expired = || metric("flowfold_retention_bytes_expired_total");
+    let freed = || metric("flowfold_retention_bytes_freed_total");
+    wait_for("the old windows to be expired", Duration::from_secs(30), || {
+        (expired() > 0.0).then_some(())
+    })?;
+    assert_eq!(expired(), old_bytes as f64, "bytes expired = the old files' sizes");
     wait_for("the old windows to be removed", Duration::from_secs(30), || {
         (freed() > 0.0).then_some(())
     })?;
@@ -100,8 +126,9 @@ fn a_running_node_removes_windows_older_than_max_age() -> anyhow::Result<()> {
     );
     for (path, _) in &old {
         assert!(!path.exists(), "{} should be removed", path.display());
+        assert!(!path.with_extension("expired").exists(), "{}'s marker", path.display());
     }
-    assert!(node.metric_sum("flowfold_retention_runs_total", &[])? >= 1.0);
+    assert!(node.metric_sum("flowfold_retention_runs_total", &[])? >= 2.0);
     assert_eq!(node.metric_sum("flowfold_retention_errors_total", &[])?, 0.0);
 
     // 3. Recent flows are kept; old flows arriving while the node runs are removed within a
@@ -110,15 +137,26 @@ fn a_running_node_removes_windows_older_than_max_age() -> anyhow::Result<()> {
     wait_stored(&node, 1000)?;
     send(&node, 500, now_ms() - 2 * 3_600_000, "13")?;
     wait_stored(&node, 1500)?;
+    // Files (sealed, logs or expiry markers) of windows that started more than an hour ago.
+    let cutoff = now_ms() - 3_600_000;
+    let old_left = || {
+        walk(&data.join("flows"))
+            .into_iter()
+            .filter(|(p, _)| {
+                engine::layout::classify(p)
+                    .and_then(|(_, stem)| engine::layout::WindowName::parse(stem))
+                    .is_some_and(|name| name.start_ms < cutoff)
+            })
+            .count()
+    };
+    // The files go, and emptied directories with them, before the run is counted: wait for all.
+    let files_removed = || metric("flowfold_retention_files_removed_total");
     wait_for("the late old windows to be removed", Duration::from_secs(30), || {
-        (freed() > old_bytes as f64 && stored_count(&node).ok()? == 1000).then_some(())
+        let counted = freed() > old_bytes as f64 && files_removed() > old.len() as f64;
+        let pruned = empty_dirs(&data.join("flows")).is_empty();
+        (counted && stored_count(&node).ok()? == 1000 && old_left() == 0 && pruned).then_some(())
     })?;
-    assert!(node.metric_sum("flowfold_retention_files_removed_total", &[])? > old.len() as f64);
-    let left: Vec<PathBuf> = walk(&data.join("flows")).into_iter().map(|(p, _)| p).collect();
-    assert!(
-        left.iter().all(|p| !old.iter().any(|(o, _)| o.parent() == p.parent())),
-        "the old hour directories are gone: {left:?}"
-    );
+    assert!(expired() > old_bytes as f64, "the late windows were expired first");
     node.stop()?;
     assert_eq!(stored_count_after_stop(&data)?, 1000);
     Ok(())

@@ -55,9 +55,14 @@ pub struct Args {
     #[arg(long)]
     pub append_results: Option<PathBuf>,
     /// After the timed runs, write each query's `EXPLAIN ANALYZE` on both engines into this
-    /// directory.
+    /// directory (with `--profiles`: of the channel and the hand-written query).
     #[arg(long)]
     pub explain: Option<PathBuf>,
+    /// The profile benchmark (issue 6) instead of the DuckDB comparison: creates profiles on the
+    /// node over the same data set, times each create and the first query on the new channel,
+    /// and compares channel queries with the same SQL over `live.flows` written by hand.
+    #[arg(long)]
+    pub profiles: bool,
 }
 
 impl Args {

@@ -15,6 +15,8 @@
 //! - `median`: medians of timings.
 //! - `report`: the Markdown section.
 //! - `machine`: the machine, versions and command line.
+//! - `profiles`: `--profiles`, the profile benchmark of issue 6 (channel views against the same
+//!   SQL written by hand, creating a profile), on the same data set and node.
 
 mod answer;
 mod args;
@@ -27,6 +29,7 @@ mod node;
 #[allow(dead_code)]
 #[path = "../procs.rs"]
 mod procs;
+mod profiles;
 mod queries;
 mod report;
 mod rounds;
@@ -55,10 +58,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    for (path, what) in [
-        (&args.flowfold, "build it with `cargo build --release --bin flowfold`"),
-        (&args.script, "the DuckDB driver script"),
-    ] {
+    // The profile benchmark does not run DuckDB.
+    let script = (!args.profiles).then_some((&args.script, "the DuckDB driver script"));
+    for (path, what) in [(&args.flowfold, "build it with `cargo build --release --bin flowfold`")]
+        .into_iter()
+        .chain(script)
+    {
         if !path.is_file() {
             bail!("{} not found ({what})", path.display());
         }
@@ -74,6 +79,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let threads = args.threads();
     let log_dir = args.work_dir.join("logs");
     std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+
+    if args.profiles {
+        let text = profiles::run(args, &dataset, threads, &log_dir)?;
+        return publish(&text, args.append_results.as_deref());
+    }
 
     let load_before = machine::load_average();
     let mut node = Node::start(&args.flowfold, &dataset.data_dir, threads, &log_dir)?;
@@ -133,9 +143,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let text = report::markdown(&inputs);
     duck.quit()?;
     node.stop()?;
+    publish(&text, args.append_results.as_deref())
+}
 
+/// Prints the report and appends it to `append` if given.
+fn publish(text: &str, append: Option<&Path>) -> anyhow::Result<()> {
     println!("{text}");
-    if let Some(path) = &args.append_results {
+    if let Some(path) = append {
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .create(true)

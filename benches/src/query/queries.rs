@@ -60,7 +60,7 @@ pub fn all(spec: &Spec) -> Vec<Query> {
 
 /// The window query's bounds as SQL literals (`TIMESTAMPTZ '…+00:00'`, which both engines read
 /// as a UTC instant).
-fn window(spec: &Spec) -> (String, String) {
+pub fn window(spec: &Spec) -> (String, String) {
     let from = spec.start_ms + spec.span_ms / 2;
     let from = from - from.rem_euclid(60_000);
     (literal(from), literal(from + WINDOW_MS))

@@ -4,8 +4,10 @@
 //! `DATA/flows/exporter=<addr>/date=YYYY-MM-DD/hour=HH/<stem>.<ext>` where `<stem>` names the
 //! window start in UTC (`20261122T1105Z`), plus `-<n>` for the n-th extra part of a window (late
 //! flows after the window was sealed, or a window rolled at `segment_rows`). Extensions:
-//! `.arrows` (the open window, an Arrow IPC stream: the write-ahead log), `.parquet` (sealed) and
-//! `.parquet.tmp` (a seal in progress; deleted at recovery).
+//! `.arrows` (the open window, an Arrow IPC stream: the write-ahead log), `.parquet` (sealed),
+//! `.parquet.tmp` (a seal in progress; deleted at recovery) and `.expired` (a retention marker:
+//! the sealed part of the same stem is expired, hidden from new snapshots and removed after the
+//! retention grace; see `store::retention`).
 
 use std::fs;
 use std::io::ErrorKind;
@@ -24,6 +26,8 @@ pub const WAL_EXT: &str = "arrows";
 pub const SEALED_EXT: &str = "parquet";
 /// Extension of a seal in progress.
 pub const SEAL_TMP_EXT: &str = "parquet.tmp";
+/// Extension of a retention marker: the sealed part with the same stem is expired.
+pub const EXPIRED_EXT: &str = "expired";
 
 const STEM_FORMAT: &str = "%Y%m%dT%H%MZ";
 
@@ -94,6 +98,10 @@ pub enum FileKind {
     Sealed,
     /// `.parquet.tmp`: a seal in progress or interrupted.
     SealTmp,
+    /// `.expired`: a retention marker, not flow data. The sealed part with the same stem is
+    /// expired: snapshots skip it, and retention removes it (then the marker) after its grace.
+    /// It keeps its stem taken, so a new part of the window never reuses the name.
+    Expired,
 }
 
 /// Classifies a file by its name; returns the kind and the window stem.
@@ -106,6 +114,7 @@ pub fn classify(path: &Path) -> Option<(FileKind, &str)> {
     match ext {
         WAL_EXT => Some((FileKind::Wal, stem)),
         SEALED_EXT => Some((FileKind::Sealed, stem)),
+        EXPIRED_EXT => Some((FileKind::Expired, stem)),
         _ => None,
     }
 }
@@ -116,6 +125,7 @@ pub fn with_kind(stem_path: &Path, kind: FileKind) -> PathBuf {
         FileKind::Wal => WAL_EXT,
         FileKind::Sealed => SEALED_EXT,
         FileKind::SealTmp => SEAL_TMP_EXT,
+        FileKind::Expired => EXPIRED_EXT,
     };
     let mut s = stem_path.as_os_str().to_os_string();
     s.push(".");
@@ -211,6 +221,8 @@ fn list_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// The next free part number of the window starting at `start_ms` in `dir` (0 if none exists).
+/// Every kind counts, retention markers included: a part expired but not yet removed keeps its
+/// number.
 pub fn next_part(dir: &Path, start_ms: i64) -> Result<u32> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -294,16 +306,31 @@ mod tests {
     }
 
     #[test]
-    fn classify_knows_the_three_kinds() {
+    fn classify_knows_every_kind() {
         let p = Path::new("/x/20261122T1105Z-1.parquet.tmp");
         assert_eq!(classify(p), Some((FileKind::SealTmp, "20261122T1105Z-1")));
         assert_eq!(classify(Path::new("a/b.arrows")), Some((FileKind::Wal, "b")));
         assert_eq!(classify(Path::new("a/b.parquet")), Some((FileKind::Sealed, "b")));
+        assert_eq!(classify(Path::new("a/b.expired")), Some((FileKind::Expired, "b")));
         assert_eq!(classify(Path::new("a/b.txt")), None);
         let stem = stem_path(p).unwrap();
         assert_eq!(
             with_kind(&stem, FileKind::Sealed),
             Path::new("/x/20261122T1105Z-1.parquet")
         );
+        assert_eq!(
+            with_kind(&stem, FileKind::Expired),
+            Path::new("/x/20261122T1105Z-1.expired")
+        );
+    }
+
+    #[test]
+    fn an_expired_part_keeps_its_number() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ms = 1_795_345_500_000;
+        let stem = |part| WindowName { start_ms: ms, part }.stem().unwrap();
+        fs::write(tmp.path().join(format!("{}.parquet", stem(0))), "").unwrap();
+        fs::write(tmp.path().join(format!("{}.expired", stem(1))), "").unwrap();
+        assert_eq!(next_part(tmp.path(), ms).unwrap(), 2);
     }
 }

@@ -8,6 +8,10 @@
 //! 3. list Parquet again (`L2`) and add every file of `L2` not in `L1` unless its log was read
 //!    in step 2. That adds the Parquet file of each vanished log, and of logs sealed before step 2
 //!    saw them; a window is never counted twice and never missed.
+//!
+//! A sealed part whose stem has a retention marker (`<stem>.expired`) is expired: both listings
+//! leave it out. Retention removes such a part only after its grace (at least the longest a
+//! query runs), so a query that listed a part before it was marked can still read it to the end.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -22,7 +26,7 @@ use crate::store::read_wal;
 /// The files and open-window batches that make up the flow table at one moment.
 #[derive(Debug, Default, Clone)]
 pub struct FlowSnapshot {
-    /// Sealed windows, sorted by path.
+    /// Sealed windows (not expired by retention), sorted by path.
     pub parquet_files: Vec<PathBuf>,
     /// Complete batches of open windows (flow schema).
     pub open_batches: Vec<RecordBatch>,
@@ -60,10 +64,17 @@ impl Channels {
     }
 }
 
+/// The sealed parts of the selected channels, without the expired ones (those with a marker).
 fn sealed(data_dir: &Path, channels: &Channels) -> Result<Vec<PathBuf>> {
-    Ok(list_files_where(data_dir, |e| channels.keeps(e))?
+    let files = list_files_where(data_dir, |e| channels.keeps(e))?;
+    let expired: HashSet<PathBuf> = files
+        .iter()
+        .filter(|(k, _)| *k == FileKind::Expired)
+        .filter_map(|(_, p)| stem_path(p))
+        .collect();
+    Ok(files
         .into_iter()
-        .filter(|(k, _)| *k == FileKind::Sealed)
+        .filter(|(k, p)| *k == FileKind::Sealed && stem_path(p).is_some_and(|s| !expired.contains(&s)))
         .map(|(_, p)| p)
         .collect())
 }

@@ -64,7 +64,7 @@ impl ProfileCatalog {
     }
 
     /// Deletes the flow source of `exporter` from the live profile at `at_ms` (see
-    /// [`sources`](super::sources)); returns the new version and the profiles that still read it
+    /// `profiles/sources.rs`); returns the new version and the profiles that still read it
     /// (its data stays for them).
     pub fn delete_source(&self, exporter: IpAddr, at_ms: i64) -> Result<(u64, Vec<String>), ProfileError> {
         let key = exporter.to_string();

@@ -1,5 +1,5 @@
 //! Schema `live` as users see it: the stored channels without the deleted flow sources (see
-//! [`sources`](super::sources)). Profiles read the schema underneath, which still has them.
+//! `profiles/sources.rs`). Profiles read the schema underneath, which still has them.
 
 use std::sync::Arc;
 

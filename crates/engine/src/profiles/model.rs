@@ -96,7 +96,7 @@ pub struct ProfileSet {
     /// By name.
     pub profiles: BTreeMap<String, Profile>,
     /// Flow sources deleted from the live profile: exporter address (text) -> when (ms since the
-    /// epoch). See [`sources`](super::sources).
+    /// epoch). See `profiles/sources.rs`.
     #[serde(default)]
     pub deleted_sources: BTreeMap<String, i64>,
 }

@@ -6,7 +6,7 @@ use datafusion::logical_expr::{Expr, and, col, lit, or};
 
 use super::error::ProfileError;
 use super::model::{ChannelFilter, LIVE_PROFILE, Profile, ProfileSet, Retention, TimeSpan};
-use super::sources::not_deleted;
+use super::sources::{address_literal, not_deleted};
 use super::sql_filter::sql_predicate;
 use crate::addr::{Addr16, from_ip, from_path_segment};
 use crate::clock::now_ms;
@@ -107,7 +107,7 @@ fn conjunction(parts: impl IntoIterator<Item = Option<Expr>>) -> Expr {
 }
 
 fn exporter_literal(addr: Addr16) -> Expr {
-    lit(ScalarValue::FixedSizeBinary(16, Some(addr.to_vec())))
+    address_literal(&addr)
 }
 
 /// The expression of a channel filter; an error is the compiler's message.

@@ -4,7 +4,7 @@
 //! therefore does two things:
 //!
 //! - **horizon**: the profile's tables show only flows that started within `max_age` (applied
-//!   in [`predicate`](super::predicate), inherited by child profiles through their sources);
+//!   in `predicate.rs`, inherited by child profiles through their sources);
 //! - **keep**: its sources' windows are kept at least that long, and each source channel keeps
 //!   at least `max_bytes` of its newest windows. Per channel and per limit, the most generous of
 //!   the node's own policy and every wish of a profile reading the channel wins, so a window is

@@ -9,12 +9,13 @@
 //! back, with whatever is still stored.
 
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{Expr, col, lit};
+use datafusion::logical_expr::expr::FieldMetadata;
+use datafusion::logical_expr::{Expr, col, lit_with_metadata};
 
 use super::model::{LIVE_PROFILE, ProfileSet};
 use super::predicate::live_source;
 use crate::addr::Addr16;
-use crate::schema::col as column;
+use crate::schema::{TYPE_IP, TYPE_KEY, col as column};
 
 /// The profiles directly under `live` that name `exporter`'s channel as a source.
 pub fn readers_of(set: &ProfileSet, exporter: &Addr16) -> Vec<String> {
@@ -25,15 +26,21 @@ pub fn readers_of(set: &ProfileSet, exporter: &Addr16) -> Vec<String> {
         .collect()
 }
 
+/// An address literal, with the metadata of the address columns (what `ip('...')` gives).
+pub fn address_literal(addr: &Addr16) -> Expr {
+    let metadata = std::collections::BTreeMap::from([(TYPE_KEY.to_string(), TYPE_IP.to_string())]);
+    lit_with_metadata(
+        ScalarValue::FixedSizeBinary(16, Some(addr.to_vec())),
+        Some(FieldMetadata::from(metadata)),
+    )
+}
+
 /// Rows not of a deleted source (`None` when no source is deleted).
 pub fn not_deleted(set: &ProfileSet) -> Option<Expr> {
     let deleted = set.deleted_exporters();
     if deleted.is_empty() {
         return None;
     }
-    let literals = deleted
-        .into_iter()
-        .map(|a| lit(ScalarValue::FixedSizeBinary(16, Some(a.to_vec()))))
-        .collect();
+    let literals = deleted.into_iter().map(|a| address_literal(&a)).collect();
     Some(col(column::EXPORTER).in_list(literals, true))
 }

@@ -397,3 +397,23 @@ fn deleted_sources_are_kept_in_the_catalog_file() {
     assert_eq!(set.deleted_sources.get("2001:db8::1"), Some(&42));
     assert_eq!(set.version, 1);
 }
+
+/// The literals of view filters carry the address metadata `ip()` gives: with a bare literal,
+/// DataFusion 55 dropped the view's `exporter <> X` when the query added `exporter = ip(X)`.
+#[tokio::test]
+async fn a_deleted_source_stays_hidden_under_a_filter_naming_it() {
+    let catalog = Arc::new(ProfileCatalog::in_memory().unwrap());
+    let (_dir, ctx) = session(&catalog);
+    catalog.delete_source("10.0.0.2".parse().unwrap(), 1).unwrap();
+    let mut second = profile("second", LIVE_PROFILE, &[("all", nf("any"))]);
+    second.sources = vec!["10.0.0.2".into()];
+    catalog.create(second).unwrap();
+    for sql in [
+        "SELECT count(*) FROM live.flows WHERE exporter = ip('10.0.0.2')",
+        "SELECT count(*) FROM live.flows WHERE exporter IN (ip('10.0.0.2'), ip('10.0.0.1')) AND exporter <> ip('10.0.0.1')",
+        "SELECT count(*) FROM flows WHERE ip_text(exporter) = '10.0.0.2'",
+        "SELECT count(*) FROM second.all WHERE exporter = ip('10.0.0.1')",
+    ] {
+        assert_eq!(text(&ctx, sql).await, "0", "{sql}");
+    }
+}

@@ -48,7 +48,8 @@ pub(crate) fn recover(data_dir: &Path, settings: &SealSettings) -> Result<Recove
                         "recovered a torn write-ahead log");
                 }
             }
-            FileKind::Sealed => {}
+            // Retention markers are retention's business (a marker never shares a stem with a log).
+            FileKind::Sealed | FileKind::Expired => {}
         }
     }
     Ok(report)

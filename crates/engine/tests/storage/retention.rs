@@ -1,20 +1,33 @@
 //! Retention over windows written by the real store: age and size policies, per-exporter
-//! overrides, open logs untouched, empty directories removed, and SQL over what remains.
+//! overrides, open logs untouched, empty directories removed, SQL over what remains, and a query
+//! planned before a window expired that still reads it to the end.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::AsArray;
-use arrow::datatypes::Int64Type;
+use arrow::datatypes::{Int64Type, UInt64Type};
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
 use engine::layout::FileKind;
-use engine::store::retention::{Action, Reason, RetentionPolicy, RetentionRules, enforce};
+use engine::store::retention::{Action, Reason, RetentionPolicy, RetentionRules, RetentionRun, enforce};
 use engine::{FlowStore, StoreConfig, register_flows};
 
 use crate::common::*;
 
 const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
+
+/// A run over 5-minute windows at `now_ms`, removing at once.
+fn at_once(now_ms: i64) -> RetentionRun {
+    RetentionRun {
+        window: Duration::from_secs(300),
+        grace: Duration::ZERO,
+        now_ms,
+        action: Action::Remove,
+    }
+}
 
 /// The test configuration, filing every flow in its own window whatever the wall clock says.
 fn cfg(dir: &Path) -> StoreConfig {
@@ -96,9 +109,10 @@ async fn age_removes_exactly_the_old_windows_and_keeps_open_logs() {
     })
     .with_exporter(exporter(3), RetentionPolicy::default());
     let now = T0 + W;
-    let report = enforce(dir, &rules, Duration::from_secs(300), now, Action::Remove).unwrap();
+    let report = enforce(dir, &rules, at_once(now)).unwrap();
 
     assert!(report.issues.is_empty(), "{:?}", report.issues);
+    assert_eq!(report.files_expired(), 4);
     assert_eq!(report.files_removed(), 4);
     assert_eq!(report.bytes_freed(), bytes_of(&old_1) + bytes_of(&old_2));
     for (path, _) in old_1.iter().chain(&old_2) {
@@ -106,7 +120,7 @@ async fn age_removes_exactly_the_old_windows_and_keeps_open_logs() {
     }
     let one = report.channel(&exporter(1)).unwrap();
     assert_eq!(
-        one.removed.iter().map(|w| (w.start_ms, w.reason)).collect::<Vec<_>>(),
+        one.expired.iter().map(|w| (w.start_ms, w.reason)).collect::<Vec<_>>(),
         vec![(old, Reason::Age), (old + W, Reason::Age)]
     );
     assert_eq!(one.bytes_freed(), bytes_of(&old_1));
@@ -152,15 +166,19 @@ async fn size_removes_the_oldest_windows_of_the_oversize_channel_only() {
         max_bytes: Some(max),
     });
 
-    let dry = enforce(dir, &rules, Duration::from_secs(300), T0, Action::DryRun).unwrap();
+    let dry_run = RetentionRun {
+        action: Action::DryRun,
+        ..at_once(T0)
+    };
+    let dry = enforce(dir, &rules, dry_run).unwrap();
     assert_eq!(dry.bytes_freed(), per_window[0] + per_window[1]);
     assert_eq!(count(dir).await, 4500, "a dry run removes nothing");
 
-    let report = enforce(dir, &rules, Duration::from_secs(300), T0, Action::Remove).unwrap();
+    let report = enforce(dir, &rules, at_once(T0)).unwrap();
     assert!(report.issues.is_empty(), "{:?}", report.issues);
     let one = report.channel(&exporter(1)).unwrap();
     assert_eq!(
-        one.removed.iter().map(|w| (w.start_ms, w.reason)).collect::<Vec<_>>(),
+        one.expired.iter().map(|w| (w.start_ms, w.reason)).collect::<Vec<_>>(),
         vec![(T0, Reason::ChannelSize), (T0 + W, Reason::ChannelSize)]
     );
     assert_eq!(report.bytes_freed(), per_window[0] + per_window[1]);
@@ -170,8 +188,75 @@ async fn size_removes_the_oldest_windows_of_the_oversize_channel_only() {
 
     // The store-wide cap then takes the oldest window of any channel: exporter 2's.
     let capped = RetentionRules::default().with_max_total_bytes(Some(max));
-    let report = enforce(dir, &capped, Duration::from_secs(300), T0, Action::Remove).unwrap();
+    let report = enforce(dir, &capped, at_once(T0)).unwrap();
     assert_eq!(report.files_removed(), 1);
     assert_eq!(report.channel(&exporter(2)).unwrap().bytes_freed(), channel_2);
     assert_eq!(count(dir).await, 2000);
+}
+
+/// Runs `plan` to the end and returns `sum(bytes)`, or the error.
+async fn sum_of(plan: Arc<dyn ExecutionPlan>, ctx: &SessionContext) -> Result<u64, String> {
+    let out = collect(plan, ctx.task_ctx()).await.map_err(|e| e.to_string())?;
+    Ok(out[0].column(0).as_primitive::<UInt64Type>().value(0))
+}
+
+#[tokio::test]
+async fn a_query_planned_before_a_window_expired_still_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let old = T0 - 2 * DAY;
+    let (mut store, _) = FlowStore::open(cfg(dir)).unwrap();
+    store.append(&flows(1, old, 100, 500)).unwrap();
+    store.append(&flows(1, T0, 100, 300)).unwrap();
+    store.close().unwrap();
+    let old_files = window_files(dir, 1, old);
+    let ctx = SessionContext::new();
+    register_flows(&ctx, dir).await.unwrap();
+    // `sum` is not answered from Parquet statistics: a plan reads every file it listed.
+    let plan = || async {
+        ctx.sql("SELECT sum(bytes) FROM flows")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap()
+    };
+    let tri = |k: u64| k * (k + 1) / 2;
+    let rules = RetentionRules::new(RetentionPolicy {
+        max_age: Some(Duration::from_secs(86_400)),
+        max_bytes: None,
+    });
+    let run = |now_ms| RetentionRun {
+        grace: Duration::from_secs(300),
+        ..at_once(now_ms)
+    };
+    let now = T0 + W;
+
+    // Two queries planned (their files listed) before retention expires the old window.
+    let running = plan().await;
+    let overlong = plan().await;
+    let report = enforce(dir, &rules, run(now)).unwrap();
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+    assert_eq!(report.bytes_expired(), bytes_of(&old_files));
+    assert_eq!(report.bytes_freed(), 0);
+    // One runs within the grace: it still reads the expired window.
+    assert_eq!(sum_of(running, &ctx).await, Ok(tri(500) + tri(300)));
+    // A query planned now no longer sees it.
+    assert_eq!(sum_of(plan().await, &ctx).await, Ok(tri(300)));
+
+    // After the grace a run frees it.
+    let report = enforce(dir, &rules, run(now + 300_000)).unwrap();
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+    assert_eq!(
+        (report.bytes_freed(), report.bytes_pending()),
+        (bytes_of(&old_files), 0)
+    );
+    for (path, _) in &old_files {
+        assert!(!path.exists(), "{} should be removed", path.display());
+    }
+    // The other ran longer than the grace (the node's query timeout forbids it): it fails, as
+    // every query overlapping a deletion did before the grace.
+    let err = sum_of(overlong, &ctx).await.unwrap_err();
+    assert!(err.to_lowercase().contains("not found"), "{err}");
+    assert_eq!(sum_of(plan().await, &ctx).await, Ok(tri(300)));
 }

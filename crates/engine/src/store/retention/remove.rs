@@ -1,60 +1,71 @@
-//! Deleting the chosen windows and pruning the directories they leave empty.
+//! Phase 2 of removing a window: deleting the expired parts whose grace has passed, and pruning
+//! the directories they leave empty.
 //!
-//! Each sealed part is unlinked on its own; a failure is an issue and the run goes on. Then
-//! every directory that held a removed file is removed if it is now empty, and so on up to (not
-//! including) `DATA/flows`; a directory that is not empty, or whose entry was removed, is fsynced
-//! (`layout::sync_dir`) so the deletions survive a crash. `remove_dir` never removes a directory
-//! that is not empty, so an open log that appears meanwhile keeps its directory; the store
-//! re-creates a directory removed between its own `ensure_dir` and file creation.
+//! Each part is unlinked on its own, its sealed file first and then its marker, so a crash in
+//! between leaves a marker alone (removed by the next run) and never a sealed file that reappears
+//! in queries. A failure is an issue and the run goes on; a part whose sealed file could not be
+//! unlinked keeps its marker. Then every directory that held a removed file is removed if it is
+//! now empty, and so on up to (not including) `DATA/flows`; a directory that is not empty, or
+//! whose entry was removed, is fsynced (`layout::sync_dir`) so the deletions survive a crash.
+//! `remove_dir` never removes a directory that is not empty, so an open log that appears
+//! meanwhile keeps its directory; the store re-creates a directory removed between its own
+//! `ensure_dir` and file creation.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use super::decide::Doomed;
-use super::inventory::Channel;
-use super::report::{IssueKind, RemovedWindow, RetentionIssue};
+use super::decide::Due;
+use super::report::{FreedWindow, IssueKind, RetentionIssue};
 use crate::layout::{flows_root, sync_dir};
 
-/// Deletes the parts of every doomed window; returns what was removed, by doomed window.
-pub(crate) fn remove(
-    data_dir: &Path,
-    channels: &[Channel],
-    doomed: &[Doomed],
-    issues: &mut Vec<RetentionIssue>,
-) -> Vec<RemovedWindow> {
+/// Deletes the parts of every due window; returns what was freed, by due window.
+pub(crate) fn remove(data_dir: &Path, due: &[Due], issues: &mut Vec<RetentionIssue>) -> Vec<FreedWindow> {
     let mut touched = BTreeSet::new();
-    let mut removed = Vec::with_capacity(doomed.len());
-    for d in doomed {
-        let mut window = RemovedWindow::new(d);
-        for part in &channels[d.channel].windows[&d.start_ms].parts {
+    let mut freed = Vec::with_capacity(due.len());
+    for d in due {
+        let mut window = FreedWindow::new(d.start_ms);
+        for part in &d.parts {
             match fs::remove_file(&part.path) {
                 Ok(()) => {
                     window.files.push(part.path.clone());
                     window.bytes_freed += part.bytes;
                 }
-                // Removed meanwhile by someone else: not freed by this run.
+                // Removed meanwhile, or by an earlier run that stopped before the marker: not
+                // freed by this run.
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => issues.push(RetentionIssue::io(IssueKind::Remove, "remove window", &part.path, e)),
+                Err(e) => {
+                    issues.push(RetentionIssue::io(IssueKind::Remove, "remove window", &part.path, e));
+                    continue;
+                }
+            }
+            match fs::remove_file(&part.marker) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => issues.push(RetentionIssue::io(
+                    IssueKind::Remove,
+                    "remove expiry marker",
+                    &part.marker,
+                    e,
+                )),
             }
             if let Some(dir) = part.path.parent() {
                 touched.insert(dir.to_path_buf());
             }
         }
-        removed.push(window);
+        freed.push(window);
     }
     prune(&flows_root(data_dir), touched, issues);
-    removed
+    freed
 }
 
-/// What [`remove`] would remove, touching nothing.
-pub(crate) fn pretend(channels: &[Channel], doomed: &[Doomed]) -> Vec<RemovedWindow> {
-    doomed
-        .iter()
+/// What [`remove`] would free, touching nothing.
+pub(crate) fn pretend(due: &[Due]) -> Vec<FreedWindow> {
+    due.iter()
         .map(|d| {
-            let mut window = RemovedWindow::new(d);
-            for part in &channels[d.channel].windows[&d.start_ms].parts {
+            let mut window = FreedWindow::new(d.start_ms);
+            for part in d.parts.iter().filter(|p| p.bytes > 0) {
                 window.files.push(part.path.clone());
                 window.bytes_freed += part.bytes;
             }

@@ -1,10 +1,12 @@
-//! What a retention run removed (or would remove), per channel, and what went wrong.
+//! What a retention run expired and removed (or would), per channel, and what went wrong.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::Action;
 use super::decide::{Doomed, Reason};
+use super::expire::Expiry;
 use super::inventory::Channel;
 use crate::addr::Addr16;
 use crate::error::EngineError;
@@ -16,7 +18,11 @@ pub enum IssueKind {
     List,
     /// A sealed file could not be sized (its window was kept).
     Stat,
-    /// A sealed file could not be deleted.
+    /// An expiry marker could not be written (the part stays visible; the next run tries again).
+    Expire,
+    /// An expiry marker could not be read (the part stays hidden and on disk).
+    Marker,
+    /// A sealed file or its marker could not be deleted.
     Remove,
     /// An empty directory could not be removed.
     RemoveDir,
@@ -25,11 +31,14 @@ pub enum IssueKind {
 }
 
 impl IssueKind {
-    /// A short name for metric labels: `list`, `stat`, `remove`, `remove_dir`, `sync_dir`.
+    /// A short name for metric labels: `list`, `stat`, `expire`, `marker`, `remove`,
+    /// `remove_dir`, `sync_dir`.
     pub fn as_str(self) -> &'static str {
         match self {
             IssueKind::List => "list",
             IssueKind::Stat => "stat",
+            IssueKind::Expire => "expire",
+            IssueKind::Marker => "marker",
             IssueKind::Remove => "remove",
             IssueKind::RemoveDir => "remove_dir",
             IssueKind::SyncDir => "sync_dir",
@@ -55,24 +64,46 @@ impl RetentionIssue {
     }
 }
 
-/// One window removed (or, in a dry run, to be removed).
+/// One window expired by a run (or, in a dry run, to be expired): hidden from new queries from
+/// then on, its files removed once the grace has passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemovedWindow {
+pub struct ExpiredWindow {
     /// Window start, ms since the epoch.
     pub start_ms: i64,
-    /// Why it was removed.
+    /// Why it was expired.
     pub reason: Reason,
+    /// Its sealed files that were expired.
+    pub files: Vec<PathBuf>,
+    /// Their size.
+    pub bytes_expired: u64,
+}
+
+impl ExpiredWindow {
+    pub(crate) fn new(d: &Doomed) -> ExpiredWindow {
+        ExpiredWindow {
+            start_ms: d.start_ms,
+            reason: d.reason,
+            files: Vec::new(),
+            bytes_expired: 0,
+        }
+    }
+}
+
+/// The expired files of one window that a run removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreedWindow {
+    /// Window start, ms since the epoch.
+    pub start_ms: i64,
     /// Its sealed files that were removed.
     pub files: Vec<PathBuf>,
     /// Their size.
     pub bytes_freed: u64,
 }
 
-impl RemovedWindow {
-    pub(crate) fn new(d: &Doomed) -> RemovedWindow {
-        RemovedWindow {
-            start_ms: d.start_ms,
-            reason: d.reason,
+impl FreedWindow {
+    pub(crate) fn new(start_ms: i64) -> FreedWindow {
+        FreedWindow {
+            start_ms,
             files: Vec::new(),
             bytes_freed: 0,
         }
@@ -84,25 +115,39 @@ impl RemovedWindow {
 pub struct ChannelReport {
     /// The channel's exporter.
     pub exporter: Addr16,
-    /// Windows removed, oldest first.
-    pub removed: Vec<RemovedWindow>,
-    /// Windows with sealed data kept.
+    /// Windows expired by this run, oldest first.
+    pub expired: Vec<ExpiredWindow>,
+    /// Windows whose expired files this run removed, oldest first.
+    pub freed: Vec<FreedWindow>,
+    /// Windows with sealed data kept (not expired).
     pub windows_kept: usize,
-    /// Sealed bytes kept.
+    /// Sealed bytes kept (not expired): what queries read.
     pub bytes_kept: u64,
     /// Start (ms) of the oldest sealed window kept, if any.
     pub oldest_kept_ms: Option<i64>,
+    /// Bytes of expired files still on disk after the run, waiting for the grace.
+    pub bytes_pending: u64,
 }
 
 impl ChannelReport {
+    /// Files expired by this run.
+    pub fn files_expired(&self) -> usize {
+        self.expired.iter().map(|w| w.files.len()).sum()
+    }
+
+    /// Bytes expired by this run.
+    pub fn bytes_expired(&self) -> u64 {
+        self.expired.iter().map(|w| w.bytes_expired).sum()
+    }
+
     /// Files removed.
     pub fn files_removed(&self) -> usize {
-        self.removed.iter().map(|w| w.files.len()).sum()
+        self.freed.iter().map(|w| w.files.len()).sum()
     }
 
     /// Bytes freed.
     pub fn bytes_freed(&self) -> u64 {
-        self.removed.iter().map(|w| w.bytes_freed).sum()
+        self.freed.iter().map(|w| w.bytes_freed).sum()
     }
 }
 
@@ -113,6 +158,8 @@ pub struct RetentionReport {
     pub dry_run: bool,
     /// The time the rules were applied at, ms since the epoch.
     pub now_ms: i64,
+    /// How long expired files were kept before removal.
+    pub grace: Duration,
     /// Every channel seen, by exporter.
     pub channels: Vec<ChannelReport>,
     /// Failures on single files or directories.
@@ -120,6 +167,26 @@ pub struct RetentionReport {
 }
 
 impl RetentionReport {
+    /// Windows expired over all channels.
+    pub fn windows_expired(&self) -> usize {
+        self.channels.iter().map(|c| c.expired.len()).sum()
+    }
+
+    /// Files expired over all channels.
+    pub fn files_expired(&self) -> usize {
+        self.channels.iter().map(ChannelReport::files_expired).sum()
+    }
+
+    /// Bytes expired over all channels.
+    pub fn bytes_expired(&self) -> u64 {
+        self.channels.iter().map(ChannelReport::bytes_expired).sum()
+    }
+
+    /// Windows whose expired files were removed, over all channels.
+    pub fn windows_freed(&self) -> usize {
+        self.channels.iter().map(|c| c.freed.len()).sum()
+    }
+
     /// Files removed over all channels.
     pub fn files_removed(&self) -> usize {
         self.channels.iter().map(ChannelReport::files_removed).sum()
@@ -130,14 +197,14 @@ impl RetentionReport {
         self.channels.iter().map(ChannelReport::bytes_freed).sum()
     }
 
-    /// Windows removed over all channels.
-    pub fn windows_removed(&self) -> usize {
-        self.channels.iter().map(|c| c.removed.len()).sum()
-    }
-
-    /// Sealed bytes kept over all channels.
+    /// Sealed bytes kept (not expired) over all channels.
     pub fn bytes_kept(&self) -> u64 {
         self.channels.iter().map(|c| c.bytes_kept).sum()
+    }
+
+    /// Bytes of expired files still on disk over all channels.
+    pub fn bytes_pending(&self) -> u64 {
+        self.channels.iter().map(|c| c.bytes_pending).sum()
     }
 
     /// The report of `exporter`'s channel.
@@ -146,30 +213,51 @@ impl RetentionReport {
     }
 }
 
-/// Puts the report together from the inventory, the decision and the removals.
+/// What one run did, for [`build`].
+pub(crate) struct Outcome {
+    /// Windows expired.
+    pub expired: Vec<Expiry>,
+    /// Expired files removed: (channel index, window).
+    pub freed: Vec<(usize, FreedWindow)>,
+    /// Failures.
+    pub issues: Vec<RetentionIssue>,
+}
+
+/// Puts the report together from the inventory and what the run did.
 pub(crate) fn build(
     channels: &[Channel],
-    doomed: &[Doomed],
-    removed: Vec<RemovedWindow>,
-    issues: Vec<super::RetentionIssue>,
+    outcome: Outcome,
     now_ms: i64,
+    grace: Duration,
     action: Action,
 ) -> RetentionReport {
     let mut reports: Vec<ChannelReport> = channels
         .iter()
         .map(|c| ChannelReport {
             exporter: c.exporter,
-            removed: Vec::new(),
+            expired: Vec::new(),
+            freed: Vec::new(),
             windows_kept: 0,
             bytes_kept: 0,
             oldest_kept_ms: None,
+            bytes_pending: c.windows.values().map(|w| w.expired_bytes()).sum(),
         })
         .collect();
-    for (d, window) in doomed.iter().zip(removed) {
-        reports[d.channel].removed.push(window);
+    for expiry in outcome.expired {
+        let report = &mut reports[expiry.channel];
+        report.bytes_pending += expiry.window.bytes_expired;
+        report.expired.push(expiry.window);
+    }
+    for (i, window) in outcome.freed {
+        let report = &mut reports[i];
+        report.bytes_pending = report.bytes_pending.saturating_sub(window.bytes_freed);
+        // Only a lone marker was removed (its file went in an earlier run): nothing to report.
+        if !window.files.is_empty() {
+            report.freed.push(window);
+        }
     }
     for (channel, report) in channels.iter().zip(&mut reports) {
-        let gone: HashSet<i64> = report.removed.iter().map(|w| w.start_ms).collect();
+        let gone: HashSet<i64> = report.expired.iter().map(|w| w.start_ms).collect();
         for (start, window) in &channel.windows {
             if gone.contains(start) || window.parts.is_empty() {
                 continue;
@@ -182,7 +270,8 @@ pub(crate) fn build(
     RetentionReport {
         dry_run: action == Action::DryRun,
         now_ms,
+        grace,
         channels: reports,
-        issues,
+        issues: outcome.issues,
     }
 }
