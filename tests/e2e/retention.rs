@@ -167,3 +167,77 @@ fn stored_count_after_stop(data: &Path) -> anyhow::Result<u64> {
     let rows = flowfold_tests::node::sql(flowfold(), data, "SELECT count(*) AS n FROM flows")?;
     Ok(rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0))
 }
+
+/// Sealed Parquet files under one exporter's channel directory.
+fn sealed_files(data: &Path, exporter: &str) -> usize {
+    walk(&data.join("flows").join(format!("exporter={exporter}")))
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "parquet"))
+        .count()
+}
+
+#[test]
+fn a_profile_keeps_the_channels_it_reads_longer_than_the_node() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+
+    // Flows of two exporters from 3 hours ago, sealed; a profile reading the first one wants 4 h.
+    let node = Standalone::start(flowfold(), &data, &[])?;
+    send(&node, 2000, now_ms() - 3 * 3_600_000, "21")?;
+    wait_stored(&node, 2000)?;
+    let per_exporter =
+        node.sql_remote("SELECT ip_text(exporter) AS e, count(*) AS n FROM flows GROUP BY 1 ORDER BY 1")?;
+    anyhow::ensure!(per_exporter.len() == 2, "two exporters: {per_exporter:?}");
+    let first = per_exporter[0]["e"].as_str().unwrap_or_default().to_string();
+    let second = per_exporter[1]["e"].as_str().unwrap_or_default().to_string();
+    let first_flows = per_exporter[0]["n"].as_u64().unwrap_or_default();
+    let out = std::process::Command::new(flowfold())
+        .args([
+            "admin",
+            "profile",
+            "create",
+            "keep",
+            "--source",
+            &first,
+            "--channel",
+            "all=any",
+        ])
+        .args(["--max-age", "4h", "--node", &node.ready.metrics.to_string()])
+        .output()?;
+    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    node.stop()?;
+    let first_files = sealed_files(&data, &first);
+    anyhow::ensure!(
+        first_files > 0 && sealed_files(&data, &second) > 0,
+        "sealed windows of both"
+    );
+
+    // The node keeps 1 h: the second exporter's windows go, the profile keeps the first's.
+    let config = tmp.path().join("retention.toml");
+    std::fs::write(
+        &config,
+        "[retention]\nmax_age = \"1h\"\ncheck_interval = \"1s\"\ngrace = \"0s\"\n",
+    )?;
+    let node = Standalone::start(flowfold(), &data, &["--config", config.to_str().expect("utf-8")])?;
+    wait_for("the second exporter's windows to go", Duration::from_secs(30), || {
+        (sealed_files(&data, &second) == 0).then_some(())
+    })?;
+    // One more run: still kept.
+    let runs = node.metric_sum("flowfold_retention_runs_total", &[])?;
+    wait_for("another retention run", Duration::from_secs(30), || {
+        (node.metric_sum("flowfold_retention_runs_total", &[]).ok()? > runs).then_some(())
+    })?;
+    assert_eq!(
+        sealed_files(&data, &first),
+        first_files,
+        "the profile's channel is kept"
+    );
+    let kept = node.sql_remote("SELECT count(*) AS n FROM keep.all")?;
+    assert_eq!(
+        kept[0]["n"].as_u64(),
+        Some(first_flows),
+        "the profile still reads all of it"
+    );
+    assert_eq!(stored_count(&node)?, first_flows);
+    Ok(())
+}
