@@ -41,6 +41,8 @@ pub mod sender;
 pub mod split;
 pub mod spreader;
 pub mod template_cache;
+#[cfg(test)]
+mod test_packets;
 
 pub use assignments::Assignments;
 pub use forwarder::{Forwarder, ForwarderConfig};

@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use super::*;
 use crate::columns::FlowSink;
 use crate::decode::{DecodeReport, Decoder, DecoderConfig};
+use crate::relay::test_packets::*;
 
 // ---- allocation counting (this test binary only) ----
 
@@ -54,70 +55,7 @@ pub(crate) fn allocations(f: impl FnOnce()) -> u64 {
     ALLOCATIONS.with(Cell::get) - before
 }
 
-// ---- packets ----
-
-fn set(id: u16, body: &[u8]) -> Vec<u8> {
-    let mut b = id.to_be_bytes().to_vec();
-    b.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
-    b.extend_from_slice(body);
-    b
-}
-
-fn fields(mut b: Vec<u8>, fields: &[(u16, u16)]) -> Vec<u8> {
-    for (ie, len) in fields {
-        b.extend_from_slice(&ie.to_be_bytes());
-        b.extend_from_slice(&len.to_be_bytes());
-    }
-    b
-}
-
-/// A v9 / IPFIX template record.
-fn template(id: u16, list: &[(u16, u16)]) -> Vec<u8> {
-    let mut b = id.to_be_bytes().to_vec();
-    b.extend_from_slice(&(list.len() as u16).to_be_bytes());
-    fields(b, list)
-}
-
-fn v9_options_template(id: u16, scope: &[(u16, u16)], opts: &[(u16, u16)]) -> Vec<u8> {
-    let mut b = id.to_be_bytes().to_vec();
-    b.extend_from_slice(&((scope.len() * 4) as u16).to_be_bytes());
-    b.extend_from_slice(&((opts.len() * 4) as u16).to_be_bytes());
-    fields(fields(b, scope), opts)
-}
-
-fn ipfix_options_template(id: u16, scope: u16, list: &[(u16, u16)]) -> Vec<u8> {
-    let mut b = id.to_be_bytes().to_vec();
-    b.extend_from_slice(&(list.len() as u16).to_be_bytes());
-    b.extend_from_slice(&scope.to_be_bytes());
-    fields(b, list)
-}
-
-const SECS: u32 = 1_700_000_000;
-const UPTIME: u32 = 3_600_000;
-
-fn v9(seq: u32, source: u32, sets: &[Vec<u8>]) -> Vec<u8> {
-    let mut b = vec![0, 9];
-    b.extend_from_slice(&(sets.len() as u16).to_be_bytes());
-    for v in [UPTIME, SECS, seq, source] {
-        b.extend_from_slice(&v.to_be_bytes());
-    }
-    b.extend(sets.concat());
-    b
-}
-
-fn ipfix(seq: u32, domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
-    let body = sets.concat();
-    let mut b = vec![0, 10];
-    b.extend_from_slice(&((16 + body.len()) as u16).to_be_bytes());
-    for v in [SECS, seq, domain] {
-        b.extend_from_slice(&v.to_be_bytes());
-    }
-    b.extend(body);
-    b
-}
-
-/// src, dst, packets, bytes, protocol: 17 bytes.
-const SMALL_V4: [(u16, u16); 5] = [(8, 4), (12, 4), (2, 4), (1, 4), (4, 1)];
+// ---- packets: see relay::test_packets ----
 
 fn small_v4(last: u8, packets: u32, bytes: u32) -> Vec<u8> {
     let mut b = vec![10, 0, 0, last, 10, 0, 1, last];
