@@ -171,6 +171,33 @@ impl ProxyControl {
         }))
     }
 
+    /// Who the proxy is in the master's topology.
+    pub fn identity(&self) -> crate::proxy_follow::ProxyIdentity {
+        crate::proxy_follow::ProxyIdentity {
+            name: self.name.clone(),
+            group: self.control.group.clone(),
+        }
+    }
+
+    /// The relay addresses of the proxy's group in the stored configuration (the last one its
+    /// master sent), if it has them all.
+    pub fn stored_relays(&self) -> Option<Vec<SocketAddr>> {
+        let stored = match StoredConfig::in_dir(&self.state_dir).load() {
+            Ok(stored) => stored?,
+            Err(e) => {
+                tracing::warn!(error = %e, "the stored control configuration is not read");
+                return None;
+            }
+        };
+        match crate::proxy_follow::group_relays(&stored.topology, &self.identity())? {
+            Ok(relays) => Some(relays),
+            Err(reason) => {
+                tracing::warn!(%reason, "the stored topology's slaves are not used");
+                None
+            }
+        }
+    }
+
     /// Starts the client of a proxy whose listeners are bound; it reports the exporters its
     /// forwarder has assigned (flow-source model) and no stored flows.
     pub async fn start(
@@ -211,19 +238,23 @@ pub struct MasterControl {
 
 impl MasterControl {
     /// Binds `[control] listen`, publishes the first configuration (the catalog's profiles and
-    /// `topology`) and serves until `shutdown`; its counters go into `registry`.
+    /// `topology` at its `topology_version`) and serves until `shutdown`; its counters go into
+    /// `registry`.
     pub async fn start(
         section: &MasterControlSection,
         profiles: &ProfileCatalog,
-        topology: Topology,
+        (topology_version, topology): (u64, Topology),
         registry: &mut Registry,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<MasterControl> {
         let metrics = ControlServerMetrics::new();
         metrics.register(registry);
-        let publisher = Arc::new(ConfigPublisher::new(
-            profiles.snapshot().as_ref().clone(),
+        let profiles = profiles.snapshot().as_ref().clone();
+        let floor = profiles.version + topology_version;
+        let publisher = Arc::new(ConfigPublisher::starting_at(
+            profiles,
             topology,
+            floor,
             Arc::clone(&metrics),
         ));
         let units = Arc::new(UnitRegistry::new());

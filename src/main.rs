@@ -12,7 +12,9 @@ mod output;
 mod profiles_admin;
 mod proxy;
 mod proxy_admin;
+mod proxy_follow;
 mod retention;
+mod topology_admin;
 
 use clap::{Parser, Subcommand};
 

@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use engine::sql::QueryResources;
 use flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner};
-use planner::{ChannelCache, ClusterState, Topology, WorkerTimeouts, master_session};
+use planner::{ChannelCache, ClusterState, Topology, TopologyStore, WorkerTimeouts, master_session};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 /// How to run a master.
 #[derive(Debug, Clone)]
 pub struct MasterSettings {
+    /// The configuration's topology: the initial state of the catalog's (used on a first start).
     pub topology: Topology,
     pub timeouts: WorkerTimeouts,
     pub down_for: Duration,
@@ -48,8 +49,17 @@ pub struct Master {
 impl Master {
     /// Binds the query port and the metrics endpoint.
     pub async fn start(settings: MasterSettings) -> anyhow::Result<Master> {
-        let cluster = Arc::new(ClusterState::new(
+        // The topology lives in the catalog file beside the profiles; the configuration's is
+        // only the initial state (see `planner::store`).
+        let store = match settings.catalog.as_deref() {
+            Some(path) => {
+                TopologyStore::open(path).with_context(|| format!("opening the topology catalog {}", path.display()))?
+            }
+            None => TopologyStore::in_memory()?,
+        };
+        let cluster = Arc::new(ClusterState::open(
             settings.topology,
+            store,
             settings.timeouts,
             settings.down_for,
         )?);
@@ -69,7 +79,10 @@ impl Master {
         let control = crate::control::MasterControl::start(
             &settings.control,
             &profiles,
-            cluster.topology().clone(),
+            {
+                let (version, topology) = cluster.versioned();
+                (version, Topology::clone(&topology))
+            },
             &mut registry,
             std::future::pending(),
         )
@@ -78,6 +91,10 @@ impl Master {
             crate::control::publish_profile_changes(admin, Arc::clone(&profiles), Arc::clone(&control.publisher))
                 .merge(crate::control_admin::routes(
                     Arc::clone(&control.registry),
+                    Arc::clone(&control.publisher),
+                ))
+                .merge(crate::topology_admin::routes(
+                    Arc::clone(&cluster),
                     Arc::clone(&control.publisher),
                 ));
         let query_metrics = QueryMetrics::new();

@@ -1,5 +1,6 @@
 //! The master's admin route, on its metrics endpoint: `GET /cluster`, every source group, proxy
-//! group and node of the topology with whether it answers now and the flowfold version it runs,
+//! group and node of the topology now (as edited by `flowfold admin slave`, see
+//! `topology_admin.rs`) with whether it answers now and the flowfold version it runs,
 //! which proxy group serves each source group, and the channels (flow sources) each slave
 //! reported. `flowfold admin cluster` prints it.
 
@@ -15,6 +16,8 @@ use serde::Serialize;
 /// `GET /cluster`.
 #[derive(Debug, Serialize)]
 pub struct ClusterView {
+    /// The version of the topology shown (one more per `flowfold admin slave` edit).
+    pub topology_version: u64,
     pub source_groups: Vec<SourceGroupView>,
 }
 
@@ -43,6 +46,8 @@ pub struct ProxyGroupView {
 pub struct NodeView {
     pub name: String,
     pub query: String,
+    /// Its relay address, where its group's proxy forwards the export (if set).
+    pub relay: Option<String>,
     /// `up` or `down`.
     pub state: &'static str,
     /// Its flowfold version, when it answered.
@@ -73,7 +78,8 @@ async fn cluster_view(State(state): State<AdminState>) -> Json<ClusterView> {
     let down = state.cluster.down_groups();
     let serving = state.cluster.select_available().0;
     let mut source_groups = Vec::new();
-    for source in &state.cluster.topology().source_groups {
+    let (topology_version, topology) = state.cluster.versioned();
+    for source in &topology.source_groups {
         let mut proxy_groups = Vec::new();
         for group in &source.proxy_groups {
             let proxy = match &group.proxy {
@@ -102,7 +108,10 @@ async fn cluster_view(State(state): State<AdminState>) -> Json<ClusterView> {
             proxy_groups,
         });
     }
-    Json(ClusterView { source_groups })
+    Json(ClusterView {
+        topology_version,
+        source_groups,
+    })
 }
 
 /// A node's view: probed now, with `channels`.
@@ -114,6 +123,7 @@ async fn node_view(probes: &TimedChannels, limit: Duration, node: &SlaveRef, cha
     NodeView {
         name: node.name.clone(),
         query: node.query.clone(),
+        relay: node.relay.clone(),
         state,
         version,
         error,

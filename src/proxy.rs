@@ -133,11 +133,20 @@ impl Proxy {
         };
         let control = match control {
             Some(control) => {
+                let identity = control.identity();
                 let forwarder = match &distributor {
                     Some(Distributor::FlowSource(f)) => Some(Arc::clone(f)),
                     _ => None,
                 };
-                Some(control.start(&ready, forwarder, control_metrics).await)
+                let client = control.start(&ready, forwarder.clone(), control_metrics).await;
+                match (forwarder, &distributor) {
+                    (Some(forwarder), _) => crate::proxy_follow::follow_topology(&client, forwarder, identity),
+                    (None, Some(Distributor::RoundRobin(_))) => tracing::warn!(
+                        "a round-robin proxy does not follow the master's topology: restart it with the new slaves"
+                    ),
+                    (None, _) => {}
+                }
+                Some(client)
             }
             None => None,
         };

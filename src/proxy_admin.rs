@@ -1,6 +1,7 @@
 //! The proxy's admin routes, on its metrics endpoint: `GET /assignments` (each exporter's
 //! slave) and `POST /rebalance?exporter=IP&slave=N` (move one exporter to slave N, an index into
-//! `[distribution] slaves`). The control plane will send these commands from the master.
+//! `slaves` of `GET /assignments`: `[distribution] slaves` at start, then the slaves added by the
+//! master's topology, in order; a removed slave keeps its index and is listed in `removed`).
 //!
 //! A round-robin proxy has no assignments: both routes answer `409 Conflict` saying so.
 
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 struct AssignmentsView {
     /// The slaves' relay addresses, by index.
     slaves: Vec<String>,
+    /// Slaves removed from the group (they take no exporters).
+    removed: Vec<String>,
     /// Exporter -> slave index.
     exporters: BTreeMap<String, usize>,
 }
@@ -72,8 +75,15 @@ pub fn round_robin_routes(slaves: &[SocketAddr]) -> Router {
 }
 
 async fn assignments(State(forwarder): State<Arc<Forwarder>>) -> Json<AssignmentsView> {
+    let active = forwarder.active_slaves();
+    let slaves = forwarder.slaves();
     Json(AssignmentsView {
-        slaves: forwarder.slaves().iter().map(ToString::to_string).collect(),
+        removed: slaves
+            .iter()
+            .filter(|s| !active.contains(s))
+            .map(ToString::to_string)
+            .collect(),
+        slaves: slaves.iter().map(ToString::to_string).collect(),
         exporters: forwarder
             .assignments()
             .into_iter()

@@ -2,6 +2,7 @@
 //! master and proxies (on their metrics endpoints).
 //! - `cluster --master ADDR`: every source group, proxy group and node, up or down, its version,
 //!   which group serves, and each slave's channels.
+//! - `slave add|remove --master ADDR`: edit the master's topology (`admin_slave.rs`).
 //! - `units --master ADDR`: every unit registered over the control plane, with the configuration
 //!   version it runs against the master's (`admin_units.rs`).
 //! - `assignments --proxy ADDR`: each exporter's slave.
@@ -29,7 +30,8 @@ pub struct AdminArgs {
 /// What to do.
 #[derive(Debug, clap::Subcommand)]
 pub enum AdminCommand {
-    /// Every unit of the master's cluster: state, version, serving group, channels.
+    /// Every unit of the master's cluster (its topology now): state, version, serving group,
+    /// channels.
     Cluster {
         /// The master's metrics/admin address (`[metrics] listen`).
         #[arg(long)]
@@ -60,6 +62,9 @@ pub enum AdminCommand {
         #[arg(long)]
         slave: usize,
     },
+    /// Add a slave to the master's topology or remove one.
+    #[command(subcommand)]
+    Slave(super::admin_slave::SlaveCommand),
     /// Sub-profiles of a master or standalone node.
     #[command(subcommand)]
     Profile(super::admin_profile::ProfileCommand),
@@ -72,6 +77,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     let (addr, method, path) = match args.command {
         AdminCommand::Profile(command) => return super::admin_profile::run(command, args.json),
         AdminCommand::Source(command) => return super::admin_source::run(command),
+        AdminCommand::Slave(command) => return super::admin_slave::run(command, args.json),
         AdminCommand::Cluster { master } => (master, "GET", "/cluster".to_string()),
         AdminCommand::Units { master } => return super::admin_units::run(master, args.json),
         AdminCommand::Assignments { proxy } => (proxy, "GET", "/assignments".to_string()),
@@ -156,5 +162,8 @@ fn print_cluster(view: &Value) {
             }
         }
     }
-    println!("(* the proxy group queries read now)");
+    println!(
+        "(* the proxy group queries read now; topology version {})",
+        view["topology_version"]
+    );
 }

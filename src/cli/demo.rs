@@ -72,10 +72,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let resources = engine::sql::QueryResources::default();
         let any: std::net::SocketAddr = "127.0.0.1:0".parse()?;
         let proxy = Proxy::start(any, any, &resources, None, None).await?;
-        let node = |name: &str, addr: std::net::SocketAddr| planner::SlaveRef {
-            name: name.to_string(),
-            query: addr.to_string(),
-        };
+        let node = |name: &str, addr: std::net::SocketAddr| planner::SlaveRef::new(name, addr.to_string());
         let topology = planner::Topology {
             source_groups: vec![planner::SourceGroup {
                 name: "demo-site".into(),

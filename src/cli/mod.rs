@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod admin_profile;
+pub mod admin_slave;
 pub mod admin_source;
 pub mod admin_units;
 pub mod demo;

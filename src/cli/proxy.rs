@@ -64,6 +64,14 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
     }
     set(&mut config.distribution.state, args.state.clone());
     set(&mut config.distribution.model, args.model);
+    let control = crate::control::ProxyControl::of(&config)?;
+    // A flow-source proxy that followed its master's topology starts with its slaves.
+    if let (Some(control), DistributionModel::FlowSource) = (&control, config.distribution.model)
+        && let Some(relays) = control.stored_relays()
+    {
+        tracing::info!(slaves = ?relays, "slaves of the stored topology, not [distribution] slaves");
+        config.distribution.slaves = relays;
+    }
     let distribution = (!config.distribution.slaves.is_empty()).then(|| Distribution {
         model: config.distribution.model,
         listen: config.ingest.listen.clone(),
@@ -75,7 +83,6 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
         memory_bytes: config.query.memory.0,
         ..QueryResources::default()
     };
-    let control = crate::control::ProxyControl::of(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let proxy = Proxy::start(

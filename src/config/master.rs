@@ -14,13 +14,15 @@ use super::{MetricsSection, QuerySection};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MasterConfig {
-    /// The profile catalog (SQLite); unset: profiles are kept in memory and lost at exit.
+    /// The catalog (SQLite): profiles and the topology; unset: both are kept in memory and lost
+    /// at exit.
     pub catalog: Option<std::path::PathBuf>,
     /// The Flight SQL service clients use, and its limits.
     pub query: QuerySection,
     /// The Prometheus endpoint.
     pub metrics: MetricsSection,
-    /// The source groups, proxy groups and slaves queries read.
+    /// The source groups, proxy groups and slaves queries read: the initial state of the
+    /// catalog's topology (used on the first start only, see `planner::store`).
     pub cluster: ClusterSection,
     /// The control service nodes register with.
     pub control: super::control::MasterControlSection,

@@ -195,13 +195,13 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
                 GroupSpec {
                     name: "a1",
                     priority: 1,
-                    proxy: Some(("a1p", &a1p)),
+                    proxy: Some(("a1p", a1p.query)),
                     slaves: vec![("a1s1", &a1s1), ("a1s2", &a1s2)],
                 },
                 GroupSpec {
                     name: "a2",
                     priority: 2,
-                    proxy: Some(("a2p", &a2p)),
+                    proxy: Some(("a2p", a2p.query)),
                     slaves: vec![("a2s1", &a2s1), ("a2s2", &a2s2)],
                 },
             ],

@@ -15,6 +15,7 @@ mod proxy_round_robin;
 mod retention;
 mod softflowd;
 mod top;
+mod topology_admin;
 
 use std::path::Path;
 

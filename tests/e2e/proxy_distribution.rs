@@ -71,7 +71,7 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
         vec![GroupSpec {
             name: "g1",
             priority: 1,
-            proxy: Some(("p1", &proxy)),
+            proxy: Some(("p1", proxy.query)),
             slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1]), ("s3", &slaves[2])],
         }],
     )]);
@@ -320,7 +320,7 @@ fn master_of(dir: &std::path::Path, proxy: &ProxyNode, slaves: &[Standalone; 2],
         vec![GroupSpec {
             name: "g",
             priority: 1,
-            proxy: Some(("p", proxy)),
+            proxy: Some(("p", proxy.query)),
             slaves: vec![("s1", &slaves[0]), ("s2", &slaves[1])],
         }],
     )]);

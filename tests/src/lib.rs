@@ -62,3 +62,11 @@ pub fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> anyhow::Res
     stream.read_to_string(&mut text)?;
     Ok(text)
 }
+
+/// The body of a plain HTTP/1.1 GET of `path` on `addr`; an error unless it answers 200.
+pub fn http_body(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
+    let response = http_get(addr, path)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    Ok(body.to_string())
+}

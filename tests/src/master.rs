@@ -11,12 +11,14 @@ use serde_json::Value;
 use crate::node::{Standalone, sql_connect, sum_metric};
 use crate::wait_for;
 
-/// A proxy group of the master's topology: its name, priority, proxy and slaves.
+/// A proxy group of the master's topology: its name, priority, proxy and slaves (with their
+/// relay addresses, for slaves that open relay listeners).
 #[derive(Debug)]
 pub struct GroupSpec<'a> {
     pub name: &'a str,
     pub priority: u32,
-    pub proxy: Option<(&'a str, &'a ProxyNode)>,
+    /// The proxy's name and query address.
+    pub proxy: Option<(&'a str, SocketAddr)>,
     pub slaves: Vec<(&'a str, &'a Standalone)>,
 }
 
@@ -29,7 +31,13 @@ pub fn topology_toml(source_groups: &[(&str, Vec<GroupSpec>)]) -> String {
             let slaves: Vec<String> = group
                 .slaves
                 .iter()
-                .map(|(slave, node)| format!("{{ name = \"{slave}\", query = \"{}\" }}", node.ready.query))
+                .map(|(slave, node)| match node.ready.relays.first() {
+                    Some(relay) => format!(
+                        "{{ name = \"{slave}\", query = \"{}\", relay = \"{relay}\" }}",
+                        node.ready.query
+                    ),
+                    None => format!("{{ name = \"{slave}\", query = \"{}\" }}", node.ready.query),
+                })
                 .collect();
             text.push_str(&format!(
                 "[[cluster.source_groups.proxy_groups]]\nname = \"{}\"\npriority = {}\nslaves = [{}]\n",
@@ -38,10 +46,7 @@ pub fn topology_toml(source_groups: &[(&str, Vec<GroupSpec>)]) -> String {
                 slaves.join(", ")
             ));
             if let Some((name, proxy)) = &group.proxy {
-                text.push_str(&format!(
-                    "proxy = {{ name = \"{name}\", query = \"{}\" }}\n",
-                    proxy.query
-                ));
+                text.push_str(&format!("proxy = {{ name = \"{name}\", query = \"{proxy}\" }}\n"));
             }
         }
     }
@@ -90,9 +95,22 @@ impl ProxyNode {
 
     /// Like [`ProxyNode::start`], with `extra` flags (`--flows`, `--slave`, `--state`).
     pub fn start_with(binary: &Path, dir: &Path, name: &str, host: &str, extra: &[&str]) -> anyhow::Result<ProxyNode> {
+        Self::start_at(binary, dir, name, host, &format!("{host}:0"), extra)
+    }
+
+    /// Like [`ProxyNode::start_with`], its worker service on `query` (a master's topology
+    /// written before the proxy starts names it).
+    pub fn start_at(
+        binary: &Path,
+        dir: &Path,
+        name: &str,
+        host: &str,
+        query: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<ProxyNode> {
         let any_port = format!("{host}:0");
         let ready_file = dir.join(format!("{name}.ready.json"));
-        let mut args = vec!["proxy", "--query", &any_port, "--metrics", &any_port];
+        let mut args = vec!["proxy", "--query", query, "--metrics", &any_port];
         args.extend_from_slice(extra);
         let (child, json) = spawn_ready(binary, &args, &ready_file)?;
         Ok(ProxyNode {
@@ -136,12 +154,19 @@ pub struct Master {
 }
 
 impl Master {
-    /// Writes `config` (TOML with `[cluster]` etc.; `[query]` and `[metrics]` are added on
-    /// `host`) to `dir/master.toml`, starts `binary master` and waits for its ready file.
+    /// Writes `config` (TOML with `[cluster]` etc.; `[query]`, `[metrics]` and, unless it has
+    /// one, `[control]` are added on `host`) to `dir/master.toml`, starts `binary master` and
+    /// waits for its ready file.
     pub fn start(binary: &Path, dir: &Path, host: &str, cluster: &str) -> anyhow::Result<Master> {
         let config = dir.join("master.toml");
+        // No fixed ports: without a `[control]` of the test's own, the control service too
+        // listens on a free port of `host` (not the default 0.0.0.0:2210 every master shares).
+        let control = match cluster.contains("[control]") {
+            true => String::new(),
+            false => format!("[control]\nlisten = \"{host}:0\"\n"),
+        };
         let text = format!(
-            "catalog = \"{}\"\n[query]\nlisten = \"{host}:0\"\n[metrics]\nlisten = \"{host}:0\"\n[cluster]\nconnect_timeout = \"1s\"\nkeepalive = \"2s\"\n{cluster}",
+            "catalog = \"{}\"\n[query]\nlisten = \"{host}:0\"\n[metrics]\nlisten = \"{host}:0\"\n{control}[cluster]\nconnect_timeout = \"1s\"\nkeepalive = \"2s\"\n{cluster}",
             dir.join("profiles.db").display()
         );
         std::fs::write(&config, text)?;

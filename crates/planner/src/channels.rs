@@ -57,8 +57,9 @@ impl ChannelCache {
         by_slave.get(slave).cloned().unwrap_or_default()
     }
 
-    /// Asks every selected slave for its channels; a slave that does not answer keeps the
-    /// names it gave before (they are merged, never dropped, until a full answer).
+    /// Asks every selected slave (of the topology now) for its channels; a slave that does not
+    /// answer keeps the names it gave before (they are merged, never dropped, until a full
+    /// answer). A slave removed from the topology is forgotten.
     pub async fn refresh(&self) {
         let Ok(selection) = self.cluster.select() else {
             return;
@@ -79,6 +80,12 @@ impl ChannelCache {
                 }
             }
         }
+        let topology = self.cluster.topology();
+        let in_topology: BTreeSet<&str> = topology.slaves().map(|(_, s)| s.name.as_str()).collect();
+        self.by_slave
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|name, _| in_topology.contains(name.as_str()));
         let mut known = self.names.write().unwrap_or_else(|p| p.into_inner());
         if !complete {
             names.extend(known.iter().cloned());

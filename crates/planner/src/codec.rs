@@ -122,10 +122,7 @@ impl PhysicalExtensionCodec for FlowCodec {
 }
 
 fn slave_ref(s: SlaveProto) -> SlaveRef {
-    SlaveRef {
-        name: s.name,
-        query: s.query,
-    }
+    SlaveRef::new(s.name, s.query)
 }
 
 fn slave_proto(s: &SlaveRef) -> SlaveProto {

@@ -11,8 +11,8 @@ pub enum PlannerError {
     /// A source group without proxy groups, or a proxy group without slaves.
     #[error("group {0} has no members")]
     EmptyGroup(String),
-    /// A slave's query address is not `host:port`.
-    #[error("slave {slave}: bad query address {address:?}: {reason}")]
+    /// A slave's query or relay address is not `host:port`.
+    #[error("slave {slave}: bad address {address:?}: {reason}")]
     BadAddress {
         slave: String,
         address: String,
@@ -24,6 +24,27 @@ pub enum PlannerError {
         source_group: String,
         proxy_groups: Vec<String>,
     },
+    /// A topology edit names a source group the topology does not have.
+    #[error("no source group named {0}")]
+    UnknownSourceGroup(String),
+    /// A topology edit names a proxy group its source group does not have.
+    #[error("source group {source_group} has no proxy group named {proxy_group}")]
+    UnknownProxyGroup { source_group: String, proxy_group: String },
+    /// A topology edit names a slave the topology does not have.
+    #[error("no slave named {0} in the topology")]
+    UnknownSlave(String),
+    /// Removing this slave would leave its proxy group without slaves.
+    #[error("slave {slave} is the last slave of proxy group {proxy_group}: a group needs at least one")]
+    LastSlave { slave: String, proxy_group: String },
+    /// A slave added to a group with a proxy must say where the proxy forwards its export.
+    #[error(
+        "slave {slave}: proxy group {proxy_group} has a proxy, which needs the slave's relay address \
+         (its flow port + 30000): give --relay HOST:PORT"
+    )]
+    RelayRequired { slave: String, proxy_group: String },
+    /// The topology catalog could not be read or written.
+    #[error("topology catalog: {op}: {reason}")]
+    Store { op: &'static str, reason: String },
     /// A partial answer was asked for, but no source group can answer.
     #[error("no source group can answer (all of {} are down)", missing.join(", "))]
     NothingToRead { missing: Vec<String> },

@@ -17,6 +17,7 @@ pub mod routing;
 pub mod scan;
 pub mod server;
 pub mod session;
+pub mod store;
 pub mod table;
 pub mod topology;
 
@@ -30,4 +31,5 @@ pub use local::LocalFlows;
 pub use report::{MISSING_KEY, PARTIAL_HEADER, QueryReport, SERVED_BY_KEY, Served};
 pub use server::serve_worker;
 pub use session::{flow_worker, master_session};
-pub use topology::{ProxyGroup, SlaveRef, SourceGroup, Topology};
+pub use store::{StoredTopology, TopologyStore};
+pub use topology::{NewSlave, ProxyGroup, SlaveRef, SourceGroup, Topology};

@@ -1,6 +1,8 @@
 //! The cluster as the master sees it: source groups, each read from one of its replicated proxy
 //! groups (by priority), each proxy group a set of slaves. Declared in the master's
-//! configuration (`[[cluster.source_groups]]`); the control plane will keep it up to date.
+//! configuration (`[[cluster.source_groups]]`) as the initial state of the master's catalog,
+//! then edited by `flowfold admin slave add|remove` (`topology/edit.rs`) and stored
+//! (`store.rs`).
 
 use std::collections::BTreeSet;
 
@@ -52,6 +54,11 @@ pub struct SlaveRef {
     pub name: String,
     /// `host:port` of its query service.
     pub query: String,
+    /// `host:port` of its relay listener (its flow port + 30000): where its group's proxy
+    /// forwards the export. Required for the slaves of a group with a proxy that follows the
+    /// topology (a slave added by `flowfold admin slave add`); unset otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
 }
 
 fn primary() -> u32 {
@@ -59,6 +66,28 @@ fn primary() -> u32 {
 }
 
 impl SlaveRef {
+    /// A node without a relay address.
+    pub fn new(name: impl Into<String>, query: impl Into<String>) -> SlaveRef {
+        SlaveRef {
+            name: name.into(),
+            query: query.into(),
+            relay: None,
+        }
+    }
+
+    /// The relay address as a socket address, if set.
+    pub fn relay_addr(&self) -> Result<Option<std::net::SocketAddr>, PlannerError> {
+        let Some(relay) = &self.relay else { return Ok(None) };
+        relay
+            .parse()
+            .map(Some)
+            .map_err(|e: std::net::AddrParseError| PlannerError::BadAddress {
+                slave: self.name.clone(),
+                address: relay.clone(),
+                reason: e.to_string(),
+            })
+    }
+
     /// The worker URL of the slave.
     pub fn url(&self) -> Result<url::Url, PlannerError> {
         url::Url::parse(&format!("http://{}", self.query)).map_err(|e| PlannerError::BadAddress {
@@ -109,6 +138,7 @@ impl Topology {
                 }
                 for slave in &group.slaves {
                     slave.url()?;
+                    slave.relay_addr()?;
                     if !slaves.insert(&slave.name) {
                         return Err(PlannerError::DuplicateName(slave.name.clone()));
                     }
@@ -156,6 +186,9 @@ impl Topology {
             .find(|g| g.slaves.iter().any(|s| s.name == slave))
     }
 }
+
+mod edit;
+pub use edit::NewSlave;
 
 #[cfg(test)]
 mod tests;

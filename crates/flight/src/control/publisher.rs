@@ -23,7 +23,21 @@ impl ConfigPublisher {
     /// A publisher whose first version is `profiles` and `topology` (version: at least 1 and at
     /// least the profile catalog's version).
     pub fn new(profiles: ProfileSet, topology: Topology, metrics: Arc<ControlServerMetrics>) -> ConfigPublisher {
-        let version = profiles.version.max(1);
+        let floor = profiles.version;
+        Self::starting_at(profiles, topology, floor, metrics)
+    }
+
+    /// Like [`ConfigPublisher::new`], the first version at least `floor` too. A master passes
+    /// its profile catalog's version plus its topology's version: both only grow, and each
+    /// published version follows one change of either, so a restarted master never numbers its
+    /// configuration below what its nodes ran before.
+    pub fn starting_at(
+        profiles: ProfileSet,
+        topology: Topology,
+        floor: u64,
+        metrics: Arc<ControlServerMetrics>,
+    ) -> ConfigPublisher {
+        let version = profiles.version.max(floor).max(1);
         let (sender, _) = watch::channel(Arc::new(ControlConfig {
             version,
             profiles,
@@ -73,6 +87,17 @@ impl ConfigPublisher {
         }
         self.publish(profiles, current.topology.clone())
     }
+
+    /// Publishes a new version with the current profiles and `topology` (an edit of the
+    /// master's topology), unless the current version holds it already. Returns the version now
+    /// published.
+    pub fn publish_topology(&self, topology: Topology) -> u64 {
+        let current = self.current();
+        if current.topology == topology {
+            return current.version;
+        }
+        self.publish(current.profiles.clone(), topology)
+    }
 }
 
 #[cfg(test)]
@@ -107,5 +132,24 @@ mod tests {
         );
         let restarted = ConfigPublisher::new(profiles(9), Topology::default(), ControlServerMetrics::new());
         assert_eq!(restarted.current().version, 9);
+    }
+
+    #[test]
+    fn a_topology_edit_is_a_new_version() {
+        let publisher = ConfigPublisher::starting_at(profiles(2), Topology::default(), 5, ControlServerMetrics::new());
+        assert_eq!(publisher.current().version, 5, "profiles + topology versions");
+        let mut edited = Topology::default();
+        edited.source_groups.push(planner::SourceGroup {
+            name: "site".into(),
+            proxy_groups: Vec::new(),
+        });
+        assert_eq!(publisher.publish_topology(edited.clone()), 6);
+        assert_eq!(
+            publisher.publish_topology(edited.clone()),
+            6,
+            "the same topology publishes nothing"
+        );
+        assert_eq!(publisher.current().topology, edited);
+        assert_eq!(publisher.current().profiles.version, 2, "the profiles stay");
     }
 }

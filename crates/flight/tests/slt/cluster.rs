@@ -39,10 +39,7 @@ impl Cluster {
         let s1 = start_worker(Some(("s1", &s1))).await?;
         let s2 = start_worker(Some(("s2", &s2))).await?;
         let p1 = start_worker(None).await?;
-        let node = |name: &str, query: String| SlaveRef {
-            name: name.to_string(),
-            query,
-        };
+        let node = |name: &str, query: String| SlaveRef::new(name, query);
         let topology = Topology {
             source_groups: vec![
                 SourceGroup {

@@ -4,7 +4,12 @@
 //! - **Fewest first**: a new exporter goes to the slave with the fewest assigned exporters
 //!   (ties: the lowest index). Load is counted in exporters, not in flows: the proxy cannot know
 //!   an exporter's rate when it first sees it, and moving one later splits its channel.
-//! - **Moved only by command**: [`Assignments::rebalance`].
+//! - **Moved only by command**: [`Assignments::rebalance`], or when the slave set changes
+//!   ([`Assignments::set_slaves`], a proxy following its master's topology): a slave added
+//!   takes new exporters (it has the fewest); a slave removed is retired and each of its
+//!   exporters moves to the remaining slave with the fewest exporters.
+//! - **Stable indices**: a slave keeps its index for the life of the process; a retired slave's
+//!   index is never reused nor chosen (it comes back at the same index if it is added again).
 //! - **Persisted** after every change as JSON, atomically (temporary file, fsync, rename):
 //!
 //! ```json
@@ -23,7 +28,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -49,21 +54,45 @@ pub struct Assigned {
     pub new: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct State {
     by_exporter: BTreeMap<IpAddr, usize>,
     /// Exporters per slave.
     load: Vec<usize>,
+    /// Relay addresses by index; only grows.
+    slaves: Vec<SocketAddr>,
+    /// Whether each slave takes exporters (false: removed from the group).
+    active: Vec<bool>,
+}
+
+/// What [`Assignments::set_slaves`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlaveChange {
+    /// Slaves that take exporters now and did not before.
+    pub added: Vec<SocketAddr>,
+    /// Slaves retired.
+    pub removed: Vec<SocketAddr>,
+    /// Exporters of the retired slaves and where they went.
+    pub moved: Vec<(IpAddr, SocketAddr)>,
+}
+
+impl SlaveChange {
+    /// `true` when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// The exporter -> slave map of a forwarder, shared by its receive threads.
 #[derive(Debug)]
 pub struct Assignments {
     path: PathBuf,
-    slaves: Vec<SocketAddr>,
     max_exporters: usize,
     state: Mutex<State>,
     generation: AtomicU64,
+    /// How many slaves (retired included) there are: the receive threads compare it with
+    /// their own targets without taking the lock.
+    slave_count: AtomicUsize,
 }
 
 impl Assignments {
@@ -82,6 +111,8 @@ impl Assignments {
         let mut state = State {
             by_exporter: BTreeMap::new(),
             load: vec![0; slaves.len()],
+            slaves: slaves.clone(),
+            active: vec![true; slaves.len()],
         };
         let mut forgotten = 0usize;
         for (exporter, slave) in read_state(&path)? {
@@ -104,16 +135,33 @@ impl Assignments {
         tracing::info!(file = %path.display(), exporters = state.by_exporter.len(), load = ?state.load, "assignments loaded");
         Ok(Self {
             path,
-            slaves,
             max_exporters,
+            slave_count: AtomicUsize::new(slaves.len()),
             state: Mutex::new(state),
             generation: AtomicU64::new(0),
         })
     }
 
-    /// The slaves' relay addresses, by index.
-    pub fn slaves(&self) -> &[SocketAddr] {
-        &self.slaves
+    /// The slaves' relay addresses, by index (retired ones included: indices are stable).
+    pub fn slaves(&self) -> Vec<SocketAddr> {
+        self.lock().slaves.clone()
+    }
+
+    /// The slaves that take exporters now.
+    pub fn active_slaves(&self) -> Vec<SocketAddr> {
+        let state = self.lock();
+        state
+            .slaves
+            .iter()
+            .zip(&state.active)
+            .filter(|(_, a)| **a)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
+    /// How many slaves [`slaves`](Self::slaves) lists, without taking the lock.
+    pub fn slave_count(&self) -> usize {
+        self.slave_count.load(Ordering::Acquire)
     }
 
     /// The state file.
@@ -156,10 +204,10 @@ impl Assignments {
         if state.by_exporter.len() >= self.max_exporters {
             return None;
         }
-        let slave = least_loaded(&state.load);
+        let slave = least_loaded(&state.load, &state.active);
         state.by_exporter.insert(exporter, slave);
         state.load[slave] += 1;
-        tracing::info!(%exporter, slave, relay = %self.slaves[slave], "new exporter assigned");
+        tracing::info!(%exporter, slave, relay = %state.slaves[slave], "new exporter assigned");
         if let Err(e) = self.persist(&state) {
             tracing::warn!(error = %e, %exporter, "assignment not persisted; kept in memory");
         }
@@ -169,14 +217,20 @@ impl Assignments {
     /// Moves `exporter` (known or not) to `slave` and persists the map; returns its previous
     /// slave. Nothing changes if persisting fails.
     pub fn rebalance(&self, exporter: IpAddr, slave: usize) -> Result<Option<usize>, IngestError> {
-        if slave >= self.slaves.len() {
-            return Err(IngestError::UnknownSlave {
-                slave,
-                slaves: self.slaves.len(),
-            });
-        }
         let exporter = exporter.to_canonical();
         let mut state = self.lock();
+        if slave >= state.slaves.len() {
+            return Err(IngestError::UnknownSlave {
+                slave,
+                slaves: state.slaves.len(),
+            });
+        }
+        if !state.active[slave] {
+            return Err(IngestError::RelayConfig {
+                setting: "slave",
+                reason: format!("slave {slave} ({}) was removed from the group", state.slaves[slave]),
+            });
+        }
         let previous = state.by_exporter.insert(exporter, slave);
         if previous == Some(slave) {
             return Ok(previous);
@@ -193,8 +247,72 @@ impl Assignments {
         }
         state.load[slave] += 1;
         self.generation.fetch_add(1, Ordering::AcqRel);
-        tracing::info!(%exporter, from = ?previous, to = slave, relay = %self.slaves[slave], "exporter rebalanced");
+        tracing::info!(%exporter, from = ?previous, to = slave, relay = %state.slaves[slave], "exporter rebalanced");
         Ok(previous)
+    }
+
+    /// Makes `wanted` (relay addresses, at least one) the slaves that take exporters: new ones
+    /// are appended (fewest exporters: they take the next new exporters), missing ones retired,
+    /// and each exporter of a retired slave moved to the remaining slave with the fewest
+    /// exporters (receive threads then replay its templates to it). Persisted before it is
+    /// seen; nothing changes if persisting fails.
+    pub fn set_slaves(&self, wanted: &[SocketAddr]) -> Result<SlaveChange, IngestError> {
+        let wanted: Vec<SocketAddr> = wanted.iter().copied().map(canonical_addr).collect();
+        if wanted.is_empty() {
+            return Err(IngestError::RelayConfig {
+                setting: "slaves",
+                reason: "a forwarder needs at least one slave".into(),
+            });
+        }
+        let mut state = self.lock();
+        let mut next = state.clone();
+        let mut change = SlaveChange::default();
+        for addr in &wanted {
+            match next.slaves.iter().position(|s| s == addr) {
+                Some(i) if next.active[i] => {}
+                Some(i) => {
+                    next.active[i] = true;
+                    change.added.push(*addr);
+                }
+                None => {
+                    next.slaves.push(*addr);
+                    next.active.push(true);
+                    next.load.push(0);
+                    change.added.push(*addr);
+                }
+            }
+        }
+        for i in 0..next.slaves.len() {
+            if next.active[i] && !wanted.contains(&next.slaves[i]) {
+                next.active[i] = false;
+                change.removed.push(next.slaves[i]);
+            }
+        }
+        if change.is_empty() {
+            return Ok(change);
+        }
+        let orphans: Vec<IpAddr> = next
+            .by_exporter
+            .iter()
+            .filter(|(_, s)| !next.active[**s])
+            .map(|(e, _)| *e)
+            .collect();
+        for exporter in orphans {
+            let from = next.by_exporter[&exporter];
+            let to = least_loaded(&next.load, &next.active);
+            next.by_exporter.insert(exporter, to);
+            next.load[from] -= 1;
+            next.load[to] += 1;
+            change.moved.push((exporter, next.slaves[to]));
+        }
+        if !change.moved.is_empty() {
+            self.persist(&next)?;
+        }
+        *state = next;
+        self.slave_count.store(state.slaves.len(), Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::info!(added = ?change.added, removed = ?change.removed, moved = change.moved.len(), "slaves changed");
+        Ok(change)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -206,7 +324,7 @@ impl Assignments {
     fn persist(&self, state: &State) -> Result<(), IngestError> {
         let file = StateFile {
             version: STATE_VERSION,
-            exporters: state.by_exporter.iter().map(|(e, s)| (*e, self.slaves[*s])).collect(),
+            exporters: state.by_exporter.iter().map(|(e, s)| (*e, state.slaves[*s])).collect(),
         };
         let json = serde_json::to_vec_pretty(&file).map_err(|e| state_error(&self.path, e))?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -223,10 +341,11 @@ impl Assignments {
     }
 }
 
-/// The index of the slave with the fewest exporters, the lowest on a tie.
-fn least_loaded(load: &[usize]) -> usize {
+/// The index of the active slave with the fewest exporters, the lowest on a tie.
+fn least_loaded(load: &[usize], active: &[bool]) -> usize {
     load.iter()
         .enumerate()
+        .filter(|(index, _)| active.get(*index).copied().unwrap_or(false))
         .min_by_key(|&(index, n)| (*n, index))
         .map_or(0, |(index, _)| index)
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::assignments::Assignments;
+use super::assignments::{Assignments, SlaveChange};
 use super::frame::MAX_RELAY_PAYLOAD;
 use super::metrics::{RelayMetrics, SlaveCounters, reason};
 use super::sender::{BatchSender, Outgoing};
@@ -76,6 +76,8 @@ impl ForwarderConfig {
 #[derive(Debug)]
 pub struct Forwarder {
     bound: Vec<SocketAddr>,
+    /// The sending sockets are dual-stack (an IPv6 slave at start).
+    dual_stack: bool,
     assignments: Arc<Assignments>,
     metrics: Arc<RelayMetrics>,
     stop: Arc<AtomicBool>,
@@ -96,7 +98,7 @@ impl Forwarder {
             config.slaves.clone(),
             config.max_exporters,
         )?);
-        metrics.set_load(assignments.slaves(), &assignments.load());
+        metrics.set_load(&assignments.slaves(), &assignments.load());
         for r in super::metrics::DROP_REASONS {
             metrics.dropped(r);
         }
@@ -108,7 +110,7 @@ impl Forwarder {
                 tracing::warn!(%addr, granted, wanted = config.recv_buffer, "smaller receive buffer than asked");
             }
             let rx = BatchReceiver::new(socket);
-            let tx = BatchSender::new(assignments.slaves(), config.send_buffer)?;
+            let tx = BatchSender::new(&assignments.slaves(), config.send_buffer)?;
             pairs.push((rx, tx));
         }
         let bound = pairs
@@ -121,8 +123,10 @@ impl Forwarder {
             })?;
 
         let stop = Arc::new(AtomicBool::new(false));
+        let dual_stack = config.slaves.iter().any(|s| s.ip().to_canonical().is_ipv6());
         let mut forwarder = Self {
             bound,
+            dual_stack,
             assignments,
             metrics,
             stop,
@@ -161,9 +165,35 @@ impl Forwarder {
         &self.bound
     }
 
-    /// The slaves' relay addresses, by index.
-    pub fn slaves(&self) -> &[SocketAddr] {
+    /// The slaves' relay addresses, by index (removed ones included: indices are stable).
+    pub fn slaves(&self) -> Vec<SocketAddr> {
         self.assignments.slaves()
+    }
+
+    /// The slaves that take exporters now.
+    pub fn active_slaves(&self) -> Vec<SocketAddr> {
+        self.assignments.active_slaves()
+    }
+
+    /// Makes `slaves` (relay addresses) the group's slaves: added ones take the next new
+    /// exporters (fewest first), removed ones are retired and their exporters moved to the
+    /// remaining slaves, losing nothing: as with [`rebalance`](Self::rebalance), each
+    /// thread replays a moved exporter's templates to its new slave before its next datagram.
+    /// An IPv6 slave can only be added if one was configured at start (the sending sockets are
+    /// dual-stack then).
+    pub fn set_slaves(&self, slaves: &[SocketAddr]) -> Result<SlaveChange, IngestError> {
+        if !self.dual_stack
+            && let Some(v6) = slaves.iter().find(|s| s.ip().to_canonical().is_ipv6())
+        {
+            return Err(IngestError::RelayConfig {
+                setting: "slaves",
+                reason: format!("IPv6 slave {v6} added to a proxy whose slaves were all IPv4 at start: restart it"),
+            });
+        }
+        let change = self.assignments.set_slaves(slaves)?;
+        self.metrics
+            .set_load(&self.assignments.slaves(), &self.assignments.load());
+        Ok(change)
     }
 
     /// Every exporter and the index of its slave, sorted by exporter.
@@ -184,7 +214,7 @@ impl Forwarder {
     pub fn rebalance(&self, exporter: IpAddr, slave: usize) -> Result<Option<usize>, IngestError> {
         let previous = self.assignments.rebalance(exporter, slave)?;
         self.metrics
-            .set_load(self.assignments.slaves(), &self.assignments.load());
+            .set_load(&self.assignments.slaves(), &self.assignments.load());
         Ok(previous)
     }
 
@@ -372,7 +402,7 @@ impl Worker {
                 return None;
             };
             if assigned.new {
-                metrics.set_load(assignments.slaves(), &assignments.load());
+                metrics.set_load(&assignments.slaves(), &assignments.load());
             }
             cache.insert(exporter, assigned.slave);
             Some(assigned.slave)
@@ -391,6 +421,18 @@ impl Worker {
             templates.forward(d.source, target, d.payload, replay);
             items.extend((first..replay.len()).map(Item::Replay));
             items.push(Item::Received { index, target });
+        }
+        // Slaves added since this thread last looked (a new exporter may be routed to one).
+        if assignments.slave_count() > slaves.len() {
+            for addr in assignments.slaves().into_iter().skip(slaves.len()) {
+                match tx.add_target(addr) {
+                    Ok(()) => slaves.push(metrics.slave(addr)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "slave not added to this thread's targets");
+                        break;
+                    }
+                }
+            }
         }
         let (rx, replay, items) = (&*rx, &*replay, &*items);
         let outgoing = items.iter().enumerate().filter_map(|(tag, item)| match *item {

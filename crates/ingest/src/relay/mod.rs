@@ -44,7 +44,7 @@ pub mod template_cache;
 #[cfg(test)]
 mod test_packets;
 
-pub use assignments::Assignments;
+pub use assignments::{Assignments, SlaveChange};
 pub use forwarder::{Forwarder, ForwarderConfig};
 pub use frame::{FrameError, decode_frame, encode_frame};
 pub use metrics::RelayMetrics;

@@ -31,6 +31,8 @@ pub struct Outgoing<'a> {
 /// Sends relay frames to a fixed list of targets, up to [`BATCH`] per system call.
 pub struct BatchSender {
     socket: UdpSocket,
+    /// The socket is dual-stack IPv6 (some target was IPv6 at start).
+    any_v6: bool,
     targets: Vec<SockAddr>,
     headers: Vec<[u8; FRAME_HEADER_LEN]>,
     iovecs: Vec<[libc::iovec; 2]>,
@@ -74,23 +76,13 @@ impl BatchSender {
             tracing::warn!(wanted = send_buffer, "send buffer size not set");
         }
         socket.bind(&SockAddr::from(local)).map_err(fail)?;
-        let targets = targets
-            .iter()
-            .map(|t| {
-                let ip = t.ip().to_canonical();
-                match (any_v6, ip) {
-                    (true, std::net::IpAddr::V4(v4)) => {
-                        SockAddr::from(SocketAddr::new(v4.to_ipv6_mapped().into(), t.port()))
-                    }
-                    _ => SockAddr::from(SocketAddr::new(ip, t.port())),
-                }
-            })
-            .collect();
+        let targets = targets.iter().map(|t| target_addr(any_v6, *t)).collect();
         // SAFETY: all-zero is a valid value for these plain C structs.
         let zero_iov: libc::iovec = unsafe { MaybeUninit::zeroed().assume_init() };
         let zero_msg: libc::mmsghdr = unsafe { MaybeUninit::zeroed().assume_init() };
         Ok(Self {
             socket: socket.into(),
+            any_v6,
             targets,
             headers: vec![[0; FRAME_HEADER_LEN]; BATCH],
             iovecs: vec![[zero_iov; 2]; BATCH],
@@ -98,6 +90,19 @@ impl BatchSender {
             queued_targets: vec![0; BATCH],
             queued_tags: vec![0; BATCH],
         })
+    }
+
+    /// Appends a target (its index is the next one). An IPv6 target needs a socket opened
+    /// dual-stack, that is with an IPv6 target at start.
+    pub fn add_target(&mut self, target: SocketAddr) -> Result<(), IngestError> {
+        if !self.any_v6 && target.ip().to_canonical().is_ipv6() {
+            return Err(IngestError::RelayConfig {
+                setting: "slaves",
+                reason: format!("IPv6 slave {target} added to a proxy whose slaves were all IPv4 at start: restart it"),
+            });
+        }
+        self.targets.push(target_addr(self.any_v6, target));
+        Ok(())
     }
 
     /// The local address datagrams are sent from.
@@ -216,6 +221,15 @@ impl BatchSender {
                 }
             }
         }
+    }
+}
+
+/// `target` as the socket address the sending socket uses (IPv4-mapped on a dual-stack socket).
+fn target_addr(any_v6: bool, target: SocketAddr) -> SockAddr {
+    let ip = target.ip().to_canonical();
+    match (any_v6, ip) {
+        (true, std::net::IpAddr::V4(v4)) => SockAddr::from(SocketAddr::new(v4.to_ipv6_mapped().into(), target.port())),
+        _ => SockAddr::from(SocketAddr::new(ip, target.port())),
     }
 }
 

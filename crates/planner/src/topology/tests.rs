@@ -3,10 +3,7 @@ use std::collections::BTreeSet;
 use super::*;
 
 fn slave(name: &str, port: u16) -> SlaveRef {
-    SlaveRef {
-        name: name.into(),
-        query: format!("127.0.0.1:{port}"),
-    }
+    SlaveRef::new(name, format!("127.0.0.1:{port}"))
 }
 
 fn two_sites() -> Topology {

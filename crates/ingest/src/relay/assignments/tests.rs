@@ -180,3 +180,53 @@ fn new_exporters_beyond_the_limit_are_refused() {
         "known ones still route"
     );
 }
+
+#[test]
+fn an_added_slave_takes_new_exporters_and_a_removed_ones_exporters_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("assignments.json");
+    let all = slaves(3);
+    let a = open(&path, all[..2].to_vec());
+    for i in 1..=4 {
+        a.assign(ip(&format!("192.0.2.{i}")));
+    }
+    assert_eq!(a.load(), [2, 2]);
+    let generation = a.generation();
+
+    // Add the third: known exporters stay, the next two new ones go to it.
+    let change = a.set_slaves(&all).unwrap();
+    assert_eq!(change.added, [all[2]]);
+    assert!(change.removed.is_empty() && change.moved.is_empty());
+    assert_eq!((a.slave_count(), a.generation()), (3, generation + 1));
+    assert_eq!(a.assign(ip("192.0.2.5")).unwrap().slave, 2);
+    assert_eq!(a.assign(ip("192.0.2.6")).unwrap().slave, 2);
+    assert_eq!(
+        a.set_slaves(&all).unwrap(),
+        SlaveChange::default(),
+        "the same set changes nothing"
+    );
+
+    // Remove the first: its two exporters move to the remaining slaves with the fewest.
+    let change = a.set_slaves(&all[1..]).unwrap();
+    assert_eq!(change.removed, [all[0]]);
+    assert_eq!(change.moved.len(), 2);
+    assert_eq!(a.load(), [0, 3, 3]);
+    assert_eq!(a.active_slaves(), all[1..]);
+    assert_eq!(a.slaves(), all, "indices are stable");
+    assert!(
+        a.rebalance(ip("192.0.2.1"), 0)
+            .unwrap_err()
+            .to_string()
+            .contains("removed from the group")
+    );
+    assert_ne!(
+        a.assign(ip("192.0.2.7")).unwrap().slave,
+        0,
+        "a retired slave takes nothing"
+    );
+
+    // Persisted by address: reopened with the new set, nothing moves.
+    let again = open(&path, all[1..].to_vec());
+    assert_eq!(again.load(), [4, 3]);
+    assert!(a.set_slaves(&[]).is_err(), "at least one slave");
+}
