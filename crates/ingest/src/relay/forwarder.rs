@@ -18,7 +18,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -28,8 +27,9 @@ use super::frame::MAX_RELAY_PAYLOAD;
 use super::metrics::{RelayMetrics, SlaveCounters, reason};
 use super::sender::{BatchSender, Outgoing};
 use super::template_cache::{CacheStats, DROP_REASONS, Replay, TemplateCache, TemplateCacheConfig};
+use super::threads::{ListenerThreads, Sockets};
 use crate::error::IngestError;
-use crate::listener::{BatchReceiver, Datagram, bind_flow_socket, kernel_drops};
+use crate::listener::{BatchReceiver, Datagram, kernel_drops};
 use crate::metrics::ListenerLabel;
 use crate::receiver::canonical;
 
@@ -80,19 +80,12 @@ pub struct Forwarder {
     dual_stack: bool,
     assignments: Arc<Assignments>,
     metrics: Arc<RelayMetrics>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    threads: ListenerThreads,
 }
 
 impl Forwarder {
     /// Loads the assignments, binds every listener and starts one thread per listener.
     pub fn start(config: ForwarderConfig, metrics: Arc<RelayMetrics>) -> Result<Self, IngestError> {
-        if config.listeners.is_empty() {
-            return Err(IngestError::RelayConfig {
-                setting: "listeners",
-                reason: "a forwarder needs at least one listener".into(),
-            });
-        }
         let assignments = Arc::new(Assignments::open(
             config.state_file.clone(),
             config.slaves.clone(),
@@ -102,60 +95,32 @@ impl Forwarder {
         for r in super::metrics::DROP_REASONS {
             metrics.dropped(r);
         }
-
-        let mut pairs = Vec::with_capacity(config.listeners.len());
-        for addr in &config.listeners {
-            let (socket, granted) = bind_flow_socket(*addr, config.recv_buffer, config.poll_interval)?;
-            if granted < config.recv_buffer {
-                tracing::warn!(%addr, granted, wanted = config.recv_buffer, "smaller receive buffer than asked");
-            }
-            let rx = BatchReceiver::new(socket);
-            let tx = BatchSender::new(&assignments.slaves(), config.send_buffer)?;
-            pairs.push((rx, tx));
-        }
-        let bound = pairs
-            .iter()
-            .map(|(rx, _)| rx.local_addr())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| IngestError::Io {
-                op: "forwarder listener address",
-                source,
-            })?;
-
-        let stop = Arc::new(AtomicBool::new(false));
-        let dual_stack = config.slaves.iter().any(|s| s.ip().to_canonical().is_ipv6());
-        let mut forwarder = Self {
-            bound,
-            dual_stack,
-            assignments,
-            metrics,
-            stop,
-            threads: Vec::with_capacity(pairs.len()),
+        let sockets = Sockets {
+            listeners: &config.listeners,
+            recv_buffer: config.recv_buffer,
+            poll_interval: config.poll_interval,
+            slaves: &assignments.slaves(),
+            send_buffer: config.send_buffer,
         };
-        for ((rx, tx), addr) in pairs.into_iter().zip(forwarder.bound.clone()) {
+        let (pairs, bound) = sockets.bind("forwarder")?;
+        let mut threads = ListenerThreads::new();
+        for ((rx, tx), addr) in pairs.into_iter().zip(&bound) {
             let worker = Worker::new(
                 rx,
                 tx,
-                Arc::clone(&forwarder.assignments),
-                Arc::clone(&forwarder.metrics),
+                Arc::clone(&assignments),
+                Arc::clone(&metrics),
                 config.template_cache,
             );
-            let stop = Arc::clone(&forwarder.stop);
-            let name = format!("flowfold-fwd-{}", addr.port());
-            match std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || worker.run(&stop))
-            {
-                Ok(handle) => forwarder.threads.push(handle),
-                Err(e) => {
-                    let _ = forwarder.shutdown();
-                    return Err(IngestError::Thread {
-                        name,
-                        reason: e.to_string(),
-                    });
-                }
-            }
+            threads = threads.spawn(format!("flowfold-fwd-{}", addr.port()), move |stop| worker.run(stop))?;
         }
+        let forwarder = Self {
+            bound,
+            dual_stack: config.slaves.iter().any(|s| s.ip().to_canonical().is_ipv6()),
+            assignments,
+            metrics,
+            threads,
+        };
         tracing::info!(listeners = ?forwarder.bound, slaves = ?forwarder.assignments.slaves(), "forwarder started");
         Ok(forwarder)
     }
@@ -220,17 +185,7 @@ impl Forwarder {
 
     /// Stops every thread (within one poll interval).
     pub fn shutdown(self) -> Result<(), IngestError> {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut result = Ok(());
-        for handle in self.threads {
-            let name = handle.thread().name().unwrap_or("flowfold-fwd").to_string();
-            if handle.join().is_err() {
-                result = Err(IngestError::Thread {
-                    name,
-                    reason: "panicked".into(),
-                });
-            }
-        }
+        let result = self.threads.stop();
         tracing::info!("forwarder stopped");
         result
     }

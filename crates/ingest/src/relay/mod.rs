@@ -41,6 +41,7 @@ pub mod sender;
 pub mod split;
 pub mod spreader;
 pub mod template_cache;
+mod threads;
 #[cfg(test)]
 mod test_packets;
 

@@ -13,7 +13,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -22,8 +21,9 @@ use super::frame::MAX_RELAY_PAYLOAD;
 use super::metrics::{BROADCAST_KINDS, MALFORMED_REASONS, RelayMetrics, SlaveCounters, reason};
 use super::sender::{BatchSender, Outgoing};
 use super::split::{Outputs, SplitReport, Splitter, SplitterConfig};
+use super::threads::{ListenerThreads, Sockets};
 use crate::error::{IngestError, SplitError};
-use crate::listener::{BatchReceiver, bind_flow_socket, kernel_drops};
+use crate::listener::{BatchReceiver, kernel_drops};
 use crate::metrics::ListenerLabel;
 
 /// How a spreader runs.
@@ -63,19 +63,12 @@ impl SpreaderConfig {
 pub struct Spreader {
     bound: Vec<SocketAddr>,
     slaves: Vec<SocketAddr>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    threads: ListenerThreads,
 }
 
 impl Spreader {
     /// Binds every listener and starts one thread per listener.
     pub fn start(config: SpreaderConfig, metrics: Arc<RelayMetrics>) -> Result<Self, IngestError> {
-        if config.listeners.is_empty() {
-            return Err(IngestError::RelayConfig {
-                setting: "listeners",
-                reason: "a round-robin proxy needs at least one listener".into(),
-            });
-        }
         if config.slaves.is_empty() {
             return Err(IngestError::RelayConfig {
                 setting: "slaves",
@@ -91,49 +84,24 @@ impl Spreader {
         for k in BROADCAST_KINDS {
             metrics.broadcast(k);
         }
-        let mut pairs = Vec::with_capacity(config.listeners.len());
-        for addr in &config.listeners {
-            let (socket, granted) = bind_flow_socket(*addr, config.recv_buffer, config.poll_interval)?;
-            if granted < config.recv_buffer {
-                tracing::warn!(%addr, granted, wanted = config.recv_buffer, "smaller receive buffer than asked");
-            }
-            let rx = BatchReceiver::new(socket);
-            let tx = BatchSender::new(&config.slaves, config.send_buffer)?;
-            pairs.push((rx, tx));
+        let sockets = Sockets {
+            listeners: &config.listeners,
+            recv_buffer: config.recv_buffer,
+            poll_interval: config.poll_interval,
+            slaves: &config.slaves,
+            send_buffer: config.send_buffer,
+        };
+        let (pairs, bound) = sockets.bind("round-robin proxy")?;
+        let mut threads = ListenerThreads::new();
+        for ((rx, tx), addr) in pairs.into_iter().zip(&bound) {
+            let worker = Worker::new(rx, tx, &config, Arc::clone(&metrics));
+            threads = threads.spawn(format!("flowfold-rr-{}", addr.port()), move |stop| worker.run(stop))?;
         }
-        let bound = pairs
-            .iter()
-            .map(|(rx, _)| rx.local_addr())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| IngestError::Io {
-                op: "spreader listener address",
-                source,
-            })?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut spreader = Self {
+        let spreader = Self {
             bound,
             slaves: config.slaves.clone(),
-            stop,
-            threads: Vec::with_capacity(pairs.len()),
+            threads,
         };
-        for ((rx, tx), addr) in pairs.into_iter().zip(spreader.bound.clone()) {
-            let worker = Worker::new(rx, tx, &config, Arc::clone(&metrics));
-            let stop = Arc::clone(&spreader.stop);
-            let name = format!("flowfold-rr-{}", addr.port());
-            match std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || worker.run(&stop))
-            {
-                Ok(handle) => spreader.threads.push(handle),
-                Err(e) => {
-                    let _ = spreader.shutdown();
-                    return Err(IngestError::Thread {
-                        name,
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        }
         tracing::info!(listeners = ?spreader.bound, slaves = ?spreader.slaves, "round-robin distribution started");
         Ok(spreader)
     }
@@ -150,17 +118,7 @@ impl Spreader {
 
     /// Stops every thread (within one poll interval).
     pub fn shutdown(self) -> Result<(), IngestError> {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut result = Ok(());
-        for handle in self.threads {
-            let name = handle.thread().name().unwrap_or("flowfold-rr").to_string();
-            if handle.join().is_err() {
-                result = Err(IngestError::Thread {
-                    name,
-                    reason: "panicked".into(),
-                });
-            }
-        }
+        let result = self.threads.stop();
         tracing::info!("round-robin distribution stopped");
         result
     }
