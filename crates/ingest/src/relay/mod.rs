@@ -41,9 +41,9 @@ pub mod sender;
 pub mod split;
 pub mod spreader;
 pub mod template_cache;
-mod threads;
 #[cfg(test)]
 mod test_packets;
+mod threads;
 
 pub use assignments::{Assignments, SlaveChange};
 pub use forwarder::{Forwarder, ForwarderConfig};
