@@ -181,11 +181,7 @@ fn a_proxy_spreads_exporters_over_its_slaves_keeping_their_addresses() -> anyhow
 fn softflowd_through_a_proxy_equals_the_capture() -> anyhow::Result<()> {
     crate::require("softflowd");
     let dir = tempfile::tempdir()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as u32;
-    let pcap = dir.path().join("capture.pcap");
-    let capture = flowfold_tests::pcap::write_pcap(&pcap, &flowfold_tests::pcap::synthetic_flows(300, now - 900))?;
+    let (pcap, capture) = flowfold_tests::pcap::recent_capture(dir.path(), 300)?;
     let (slaves, proxy) = two_slave_site(dir.path(), 60)?;
     flowfold_tests::peers::softflowd_replay(&pcap, proxy.flows[0], 10, dir.path())?;
 

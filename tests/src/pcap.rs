@@ -105,3 +105,13 @@ fn frame(f: &SynthFlow) -> Vec<u8> {
     p.resize(14 + ip_len as usize, 0);
     p
 }
+
+/// `dir/capture.pcap` with `n` synthetic flows that started 15 minutes ago, and its totals.
+pub fn recent_capture(dir: &Path, n: u32) -> anyhow::Result<(std::path::PathBuf, CaptureTotals)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as u32;
+    let pcap = dir.join("capture.pcap");
+    let capture = write_pcap(&pcap, &synthetic_flows(n, now - 900))?;
+    Ok((pcap, capture))
+}
