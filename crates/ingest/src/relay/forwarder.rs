@@ -29,8 +29,7 @@ use super::sender::{BatchSender, Outgoing};
 use super::template_cache::{CacheStats, DROP_REASONS, Replay, TemplateCache, TemplateCacheConfig};
 use super::threads::{ListenerThreads, Sockets};
 use crate::error::IngestError;
-use crate::listener::{BatchReceiver, Datagram, kernel_drops};
-use crate::metrics::ListenerLabel;
+use crate::listener::{BatchReceiver, Datagram};
 use crate::receiver::canonical;
 
 /// How a forwarder runs.
@@ -310,17 +309,7 @@ impl Worker {
             }
             if last_drop_read.elapsed() >= Duration::from_secs(1) {
                 last_drop_read = Instant::now();
-                if let Some(addr) = local
-                    && let Some(drops) = kernel_drops(addr.port())
-                {
-                    let label = ListenerLabel {
-                        listener: addr.to_string(),
-                    };
-                    self.metrics
-                        .socket_drops
-                        .get_or_create(&label)
-                        .set(i64::try_from(drops).unwrap_or(i64::MAX));
-                }
+                self.metrics.publish_socket_drops(local);
             }
         }
         // This thread's cache goes away with it.

@@ -121,6 +121,21 @@ pub(crate) struct SlaveCounters {
 }
 
 impl RelayMetrics {
+    /// Sets `flowfold_relay_socket_drops` of the listener bound to `local` to the kernel's drop
+    /// count of its socket (nothing when the address or the count is unknown).
+    pub(crate) fn publish_socket_drops(&self, local: Option<std::net::SocketAddr>) {
+        if let Some(addr) = local
+            && let Some(drops) = crate::listener::kernel_drops(addr.port())
+        {
+            let label = ListenerLabel {
+                listener: addr.to_string(),
+            };
+            self.socket_drops
+                .get_or_create(&label)
+                .set(i64::try_from(drops).unwrap_or(i64::MAX));
+        }
+    }
+
     /// A fresh set of counters.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())

@@ -23,8 +23,7 @@ use super::sender::{BatchSender, Outgoing};
 use super::split::{Outputs, SplitReport, Splitter, SplitterConfig};
 use super::threads::{ListenerThreads, Sockets};
 use crate::error::{IngestError, SplitError};
-use crate::listener::{BatchReceiver, kernel_drops};
-use crate::metrics::ListenerLabel;
+use crate::listener::BatchReceiver;
 
 /// How a spreader runs.
 #[derive(Debug, Clone)]
@@ -236,17 +235,7 @@ impl Worker {
             }
             if last_drop_read.elapsed() >= Duration::from_secs(1) {
                 last_drop_read = Instant::now();
-                if let Some(addr) = local
-                    && let Some(drops) = kernel_drops(addr.port())
-                {
-                    let label = ListenerLabel {
-                        listener: addr.to_string(),
-                    };
-                    self.metrics
-                        .socket_drops
-                        .get_or_create(&label)
-                        .set(i64::try_from(drops).unwrap_or(i64::MAX));
-                }
+                self.metrics.publish_socket_drops(local);
             }
         }
     }
