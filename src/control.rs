@@ -198,12 +198,13 @@ impl ProxyControl {
         }
     }
 
-    /// Starts the client of a proxy whose listeners are bound; it reports the exporters its
-    /// forwarder has assigned (flow-source model) and no stored flows.
+    /// Starts the client of a proxy whose listeners are bound; it reports the exporters
+    /// `exporters` lists (its distribution's: assigned, or seen by the round-robin spreader) and
+    /// no stored flows.
     pub async fn start(
         self,
         ready: &crate::proxy::ProxyReady,
-        forwarder: Option<Arc<ingest::relay::Forwarder>>,
+        exporters: ExporterList,
         metrics: Arc<ControlClientMetrics>,
     ) -> ControlClient {
         let identity = Identity {
@@ -214,15 +215,14 @@ impl ProxyControl {
         };
         let stats: StatsSource = Arc::new(move || NodeStats {
             flows_stored: 0,
-            exporters: forwarder
-                .iter()
-                .flat_map(|f| f.assignments())
-                .map(|(exporter, _)| exporter.to_string())
-                .collect(),
+            exporters: exporters(),
         });
         start_client(&self.control, identity, &self.state_dir, stats, metrics).await
     }
 }
+
+/// The exporters a proxy reports, as text, when asked.
+pub type ExporterList = Arc<dyn Fn() -> BTreeSet<String> + Send + Sync>;
 
 /// The master's control service, running.
 pub struct MasterControl {

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod control;
 mod control_admin;
+mod flow_sources;
 mod master;
 mod master_admin;
 mod node;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use engine::sql::QueryResources;
 use flight::{FlowSqlService, QueryLimits, QueryMetrics, QueryRunner};
-use planner::{ChannelCache, ClusterState, Topology, TopologyStore, WorkerTimeouts, master_session};
+use planner::{ChannelCache, ClusterState, FlowSourceStore, Topology, TopologyStore, WorkerTimeouts, master_session};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
@@ -63,6 +63,11 @@ impl Master {
             settings.timeouts,
             settings.down_for,
         )?);
+        let flow_sources = Arc::new(match settings.catalog.as_deref() {
+            Some(path) => FlowSourceStore::open(path)
+                .with_context(|| format!("opening the flow sources of the catalog {}", path.display()))?,
+            None => FlowSourceStore::in_memory()?,
+        });
         let channels = Arc::new(ChannelCache::new(Arc::clone(&cluster)));
         channels.refresh().await;
         let refresher = tokio::spawn(ChannelCache::keep_fresh(Arc::clone(&channels)));
@@ -71,7 +76,7 @@ impl Master {
             .merge(crate::profiles_admin::routes(Arc::clone(&profiles), None));
         let ctx = master_session(
             Arc::clone(&cluster),
-            channels,
+            Arc::clone(&channels),
             Some(Arc::clone(&profiles)),
             &settings.query_resources,
         )?;
@@ -96,7 +101,20 @@ impl Master {
                 .merge(crate::topology_admin::routes(
                     Arc::clone(&cluster),
                     Arc::clone(&control.publisher),
+                ))
+                .merge(crate::flow_sources::routes(
+                    Arc::clone(&flow_sources),
+                    Arc::clone(&profiles),
                 ));
+        let discovery_metrics = crate::flow_sources::DiscoveryMetrics::default();
+        discovery_metrics.register(&mut registry);
+        let discovery = crate::flow_sources::spawn_discovery(
+            Arc::clone(&control.registry),
+            Arc::clone(&cluster),
+            flow_sources,
+            channels,
+            discovery_metrics,
+        );
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);
         let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits, query_metrics).with_failover(cluster));
@@ -122,7 +140,7 @@ impl Master {
                 metrics,
                 control: control.addr,
             },
-            tasks: vec![query_task, metrics_task, refresher, control.task],
+            tasks: vec![query_task, metrics_task, refresher, control.task, discovery],
             stop_queries,
         })
     }

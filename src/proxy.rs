@@ -3,6 +3,7 @@
 //! spread over all slaves), the worker service that merges its group's partial aggregates, and
 //! the metrics endpoint.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,7 +139,18 @@ impl Proxy {
                     Some(Distributor::FlowSource(f)) => Some(Arc::clone(f)),
                     _ => None,
                 };
-                let client = control.start(&ready, forwarder.clone(), control_metrics).await;
+                let exporters: crate::control::ExporterList = match &distributor {
+                    Some(Distributor::FlowSource(f)) => {
+                        let f = Arc::clone(f);
+                        Arc::new(move || f.assignments().into_iter().map(|(e, _)| e.to_string()).collect())
+                    }
+                    Some(Distributor::RoundRobin(s)) => {
+                        let seen = s.seen();
+                        Arc::new(move || seen.list().iter().map(ToString::to_string).collect())
+                    }
+                    None => Arc::new(BTreeSet::new),
+                };
+                let client = control.start(&ready, exporters, control_metrics).await;
                 match (forwarder, &distributor) {
                     (Some(forwarder), _) => crate::proxy_follow::follow_topology(&client, forwarder, identity),
                     (None, Some(Distributor::RoundRobin(_))) => tracing::warn!(

@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod distributed;
 mod flight_sql;
+mod flow_sources;
 mod generator_truth;
 mod malformed;
 mod nfdump_filters;

@@ -3,8 +3,8 @@
 //! which spreads every exporter's records over three slaves (`flowfold slave`, relay ports) and
 //! sends templates and options records to all of them. Over the three slaves, every exporter's
 //! totals must be the generator's ground truth, every exporter must be on every slave under its
-//! own address, sampled and with no sequence gap, and each slave must hold its share (within 5%
-//! of the mean). softflowd's IPFIX goes the same way.
+//! own address, sampled and with no sequence gap, and the slaves' shares must differ by at most
+//! 5%. softflowd's IPFIX goes the same way.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -115,19 +115,22 @@ fn a_round_robin_proxy_spreads_every_exporter_over_all_slaves() -> anyhow::Resul
     assert_eq!(want.len(), 6, "{truth}");
     assert_eq!(summed(&per_slave), want, "per-exporter totals over the slaves");
 
-    // Every exporter on every slave, under its own address; every slave within 5% of the mean.
+    // Every exporter on every slave, under its own address; the largest and the smallest share
+    // differ by at most 5% (of the smallest).
     let counts: Vec<u64> = per_slave.iter().map(|t| t.values().map(|v| v[0]).sum()).collect();
-    let mean = FLOWS as f64 / 3.0;
+    let (least, most) = (
+        counts.iter().copied().min().unwrap_or(0),
+        counts.iter().copied().max().unwrap_or(0),
+    );
+    assert!(
+        least > 0 && (most - least) as f64 <= 0.05 * least as f64,
+        "the slaves' shares differ by more than 5%: {counts:?}"
+    );
     for (i, slave) in per_slave.iter().enumerate() {
         assert_eq!(
             slave.keys().collect::<Vec<_>>(),
             want.keys().collect::<Vec<_>>(),
             "slave {i} holds every exporter"
-        );
-        assert!(
-            (counts[i] as f64 - mean).abs() <= 0.05 * mean,
-            "slave {i} holds {} flows, the mean is {mean}: {counts:?}",
-            counts[i]
         );
     }
     for (i, slave) in slaves.iter().enumerate() {

@@ -13,9 +13,20 @@ use super::model::UnitRole;
 use super::proto;
 
 /// The registered units of a master.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UnitRegistry {
     units: Mutex<Units>,
+    /// Bumped after every exporter report, for the master's flow-source discovery.
+    reports: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for UnitRegistry {
+    fn default() -> Self {
+        UnitRegistry {
+            units: Mutex::default(),
+            reports: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +131,13 @@ impl UnitRegistry {
         self.update(name, session, |unit| {
             unit.exporters = exporters.addresses.iter().cloned().collect();
         });
+        self.reports.send_modify(|n| *n += 1);
+    }
+
+    /// Changes after every exporter report (of any unit): a watcher then reads
+    /// [`UnitRegistry::snapshot`].
+    pub fn exporter_reports(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reports.subscribe()
     }
 
     /// Marks the unit disconnected, unless a newer session of it has started since.

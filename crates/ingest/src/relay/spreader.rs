@@ -9,10 +9,11 @@
 //!
 //! There are no assignments: every exporter is on every slave, so nothing can be rebalanced.
 
+use std::collections::{BTreeSet, HashSet};
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -63,6 +64,23 @@ pub struct Spreader {
     bound: Vec<SocketAddr>,
     slaves: Vec<SocketAddr>,
     threads: ListenerThreads,
+    seen: SeenExporters,
+}
+
+/// The exporters whose datagrams the threads have split, shared by them (each thread adds an
+/// exporter once; it keeps its own set so the steady state takes no lock).
+#[derive(Debug, Clone, Default)]
+pub struct SeenExporters(Arc<Mutex<BTreeSet<IpAddr>>>);
+
+impl SeenExporters {
+    /// The exporters seen so far.
+    pub fn list(&self) -> BTreeSet<IpAddr> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn insert(&self, exporter: IpAddr) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(exporter);
+    }
 }
 
 impl Spreader {
@@ -92,14 +110,16 @@ impl Spreader {
         };
         let (pairs, bound) = sockets.bind("round-robin proxy")?;
         let mut threads = ListenerThreads::new();
+        let seen = SeenExporters::default();
         for ((rx, tx), addr) in pairs.into_iter().zip(&bound) {
-            let worker = Worker::new(rx, tx, &config, Arc::clone(&metrics));
+            let worker = Worker::new(rx, tx, &config, Arc::clone(&metrics), seen.clone());
             threads = threads.spawn(format!("flowfold-rr-{}", addr.port()), move |stop| worker.run(stop))?;
         }
         let spreader = Self {
             bound,
             slaves: config.slaves.clone(),
             threads,
+            seen,
         };
         tracing::info!(listeners = ?spreader.bound, slaves = ?spreader.slaves, "round-robin distribution started");
         Ok(spreader)
@@ -113,6 +133,12 @@ impl Spreader {
     /// The slaves' relay addresses, by index.
     pub fn slaves(&self) -> &[SocketAddr] {
         &self.slaves
+    }
+
+    /// The exporters whose export it has split so far, now and later (the proxy reports them
+    /// to its master).
+    pub fn seen(&self) -> SeenExporters {
+        self.seen.clone()
     }
 
     /// Stops every thread (within one poll interval).
@@ -198,10 +224,19 @@ struct Worker {
     outputs: Outputs,
     metrics: Arc<RelayMetrics>,
     counters: Counters,
+    /// The exporters this thread has added to `seen`.
+    seen_here: HashSet<IpAddr>,
+    seen: SeenExporters,
 }
 
 impl Worker {
-    fn new(rx: BatchReceiver, tx: BatchSender, config: &SpreaderConfig, metrics: Arc<RelayMetrics>) -> Self {
+    fn new(
+        rx: BatchReceiver,
+        tx: BatchSender,
+        config: &SpreaderConfig,
+        metrics: Arc<RelayMetrics>,
+        seen: SeenExporters,
+    ) -> Self {
         let counters = Counters::new(&metrics, &config.slaves);
         Self {
             rx,
@@ -210,6 +245,8 @@ impl Worker {
             outputs: Outputs::new(),
             metrics,
             counters,
+            seen_here: HashSet::new(),
+            seen,
         }
     }
 
@@ -249,6 +286,8 @@ impl Worker {
             splitter,
             outputs,
             counters,
+            seen_here,
+            seen,
             ..
         } = self;
         outputs.clear();
@@ -262,7 +301,13 @@ impl Worker {
                 continue;
             }
             match splitter.split(d.source, d.payload, outputs) {
-                Ok(report) => counters.split(&report),
+                Ok(report) => {
+                    counters.split(&report);
+                    // Bounded: the splitter refuses exporters past its domain limit.
+                    if seen_here.insert(d.source.ip()) {
+                        seen.insert(d.source.ip());
+                    }
+                }
                 Err(SplitError::TooManyDomains { .. }) => {
                     counters.too_many_exporters.inc();
                 }
@@ -303,5 +348,41 @@ impl Worker {
             },
         );
         last_error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+
+    use super::super::test_packets::{SMALL_V4, set, template, v9};
+    use super::*;
+
+    #[test]
+    fn the_exporters_it_split_are_listed_once_each() {
+        let slave = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let config = SpreaderConfig::new(vec!["127.0.0.1:0".parse().unwrap()], vec![slave.local_addr().unwrap()]);
+        let spreader = Spreader::start(config, RelayMetrics::new()).unwrap();
+        let to = spreader.bound()[0];
+        let exporters: Vec<UdpSocket> = ["127.0.0.1:0", "127.0.0.2:0"]
+            .iter()
+            .map(|a| UdpSocket::bind(a).unwrap())
+            .collect();
+        let datagram = v9(1, 0, &[set(0, &template(256, &SMALL_V4))]);
+        for round in 0..3 {
+            for exporter in &exporters {
+                exporter.send_to(&datagram, to).unwrap();
+            }
+            if round == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let want: BTreeSet<IpAddr> = exporters.iter().map(|e| e.local_addr().unwrap().ip()).collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while spreader.seen().list() != want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(spreader.seen().list(), want);
+        spreader.shutdown().unwrap();
     }
 }
