@@ -211,25 +211,122 @@ pub fn run(command: ProfileCommand, json: bool) -> anyhow::Result<()> {
 
 /// One line per channel: profile, parent, sources, channel, filter.
 fn print_profiles(set: &ProfileSet) {
-    println!("catalog version {}", set.version);
-    println!(
-        "{:<16} {:<16} {:<24} {:<16} filter",
-        "profile", "parent", "sources", "channel"
-    );
+    print!("{}", render_profiles(set));
+}
+
+/// The `list` table: the catalog version, then one line per channel with its profile's
+/// parent, sources and limits (time span, retention wishes) and the channel's filter.
+fn render_profiles(set: &ProfileSet) -> String {
+    let mut out = format!("catalog version {}\n", set.version);
+    out.push_str(&format!(
+        "{:<16} {:<16} {:<24} {:<28} {:<16} filter\n",
+        "profile", "parent", "sources", "limits", "channel"
+    ));
     for profile in set.profiles.values() {
         let sources = match profile.sources.is_empty() {
             true => "(all)".to_string(),
             false => profile.sources.join(","),
         };
+        let limits = limits(profile);
         for channel in &profile.channels {
             let filter = match &channel.filter {
                 ChannelFilter::Nfdump(text) => format!("nfdump: {text}"),
                 ChannelFilter::Sql(text) => format!("sql: {text}"),
             };
-            println!(
-                "{:<16} {:<16} {:<24} {:<16} {filter}",
-                profile.name, profile.parent, sources, channel.name
-            );
+            out.push_str(&format!(
+                "{:<16} {:<16} {:<24} {:<28} {:<16} {filter}\n",
+                profile.name, profile.parent, sources, limits, channel.name
+            ));
         }
+    }
+    out
+}
+
+/// A profile's time span and retention wishes, short (`-` when it has none).
+fn limits(profile: &engine::profiles::Profile) -> String {
+    let time = |ms: i64| {
+        u64::try_from(ms)
+            .map(|ms| {
+                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+                    .to_string()
+            })
+            .unwrap_or_else(|_| ms.to_string())
+    };
+    let mut parts = Vec::new();
+    if let Some(span) = profile.span {
+        if let Some(start) = span.start_ms {
+            parts.push(format!("from {}", time(start)));
+        }
+        if let Some(end) = span.end_ms {
+            parts.push(format!("until {}", time(end)));
+        }
+    }
+    if let Some(age) = profile.retention.max_age_secs {
+        parts.push(format!(
+            "max-age {}",
+            humantime::format_duration(std::time::Duration::from_secs(age))
+        ));
+    }
+    if let Some(bytes) = profile.retention.max_bytes {
+        parts.push(format!("max-bytes {bytes}"));
+    }
+    match parts.is_empty() {
+        true => "-".to_string(),
+        false => parts.join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::profiles::{LIVE_PROFILE, Profile, ProfileChannel, Retention, TimeSpan};
+
+    use super::*;
+
+    #[test]
+    fn the_list_shows_each_channel_with_its_profiles_limits() {
+        let mut set = ProfileSet::default();
+        let profile = Profile {
+            name: "web".into(),
+            parent: LIVE_PROFILE.into(),
+            description: String::new(),
+            sources: vec!["exporter_10_0_0_1".into()],
+            channels: vec![
+                ProfileChannel {
+                    name: "https".into(),
+                    filter: ChannelFilter::Nfdump("proto tcp and dst port 443".into()),
+                },
+                ProfileChannel {
+                    name: "dns".into(),
+                    filter: ChannelFilter::Sql("dst_port = 53".into()),
+                },
+            ],
+            span: Some(TimeSpan {
+                start_ms: Some(1_767_225_600_000),
+                end_ms: None,
+            }),
+            retention: Retention {
+                max_age_secs: Some(30 * 86_400),
+                max_bytes: Some(1 << 30),
+            },
+            version: 3,
+        };
+        set.profiles.insert("web".into(), profile);
+        let table = render_profiles(&set);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(lines[1].contains("limits"), "{table}");
+        for line in &lines[2..] {
+            for part in [
+                "web",
+                "exporter_10_0_0_1",
+                "from 2026-01-01T00:00:00Z",
+                "max-age 30days",
+                "max-bytes 1073741824",
+            ] {
+                assert!(line.contains(part), "{part} in {line}");
+            }
+        }
+        assert!(lines[2].contains("https") && lines[2].contains("nfdump: proto tcp and dst port 443"));
+        assert!(lines[3].contains("dns") && lines[3].contains("sql: dst_port = 53"));
     }
 }

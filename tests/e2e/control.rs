@@ -239,6 +239,46 @@ fn slaves_register_follow_pushed_versions_and_outlive_the_master() -> anyhow::Re
         })?;
     }
 
+    // A change and a delete on the master reach the slaves too, each as a new version.
+    let master_admin = master.metrics.to_string();
+    admin(&[
+        "profile",
+        "change",
+        "web",
+        "--node",
+        &master_admin,
+        "--channel",
+        "dns=proto udp and dst port 53",
+    ])?;
+    let dns = wait_for("s1 to see the changed profile", Duration::from_secs(30), || {
+        count(&s1, "SELECT count(*) AS n FROM web.dns")
+    })?;
+    assert_eq!(
+        Some(dns),
+        count(
+            &s1,
+            "SELECT count(*) AS n FROM live.flows WHERE protocol = 17 AND dst_port = 53"
+        ),
+        "the pushed channel is the master's filter"
+    );
+    admin(&["profile", "delete", "web", "--node", &master_admin])?;
+    wait_for("s1 to drop the deleted profile", Duration::from_secs(30), || {
+        s1.sql_remote("SELECT count(*) AS n FROM web.https")
+            .is_err()
+            .then_some(())
+    })?;
+    let v3 = units(&master)?["config_version"].as_u64().unwrap();
+    assert!(
+        v3 >= v2 + 2,
+        "a change and a delete publish two versions ({v2} -> {v3})"
+    );
+    let v2 = v3;
+    for node in [&s1, &s2] {
+        wait_for("the latest version on the slave", Duration::from_secs(30), || {
+            (config_version(node) == v2 as f64).then_some(())
+        })?;
+    }
+
     // The master goes away: the slaves notice, and keep ingesting.
     drop(master);
     for node in [&s1, &s2] {

@@ -241,3 +241,82 @@ fn a_profile_keeps_the_channels_it_reads_longer_than_the_node() -> anyhow::Resul
     assert_eq!(stored_count(&node)?, first_flows);
     Ok(())
 }
+
+/// A slave following a master applies the retention wishes of the master's profiles: the
+/// profile, created on the master before any flow arrives, reaches the slave over the control
+/// plane; the slave keeps 1 h itself, so the old windows of the exporter no profile reads go
+/// (their bytes counted as freed) while those the profile reads stay, and its view has them all.
+#[test]
+fn a_slave_keeps_what_its_masters_profiles_read() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let master = flowfold_tests::master::Master::start(flowfold(), tmp.path(), "127.0.0.74", "")?;
+    let control = master.control.expect("the ready file names the control address");
+    let out = std::process::Command::new(flowfold())
+        .args(["admin", "profile", "create", "keep", "--source", "127.0.21.1"])
+        .args(["--channel", "all=any", "--max-age", "4h"])
+        .args(["--node", &master.metrics.to_string()])
+        .output()?;
+    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let config = tmp.path().join("s1.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[control]\nmasters = [\"{control}\"]\nheartbeat = \"200ms\"\n\
+             [retention]\nmax_age = \"1h\"\ncheck_interval = \"1s\"\ngrace = \"0s\"\n"
+        ),
+    )?;
+    let config = config.to_string_lossy().into_owned();
+    let slave = Standalone::start_slave_logged(
+        flowfold(),
+        &tmp.path().join("s1"),
+        "s1",
+        "127.0.0.75",
+        &["--config", &config],
+    )?;
+    wait_for("the master's profile on the slave", Duration::from_secs(30), || {
+        slave.sql_remote("SELECT count(*) AS n FROM keep.all").ok().map(|_| ())
+    })?;
+
+    let summary = generate(&[
+        "--target",
+        &slave.flow_addr().to_string(),
+        "--exporters",
+        "2",
+        "--flows",
+        "2000",
+        "--rate",
+        "20000",
+        "--seed",
+        "31",
+        "--formats",
+        "v9,ipfix",
+        "--source-base",
+        "127.0.21.1",
+        "--start-time",
+        &(now_ms() - 3 * 3_600_000).to_string(),
+        "--span-ms",
+        "60000",
+    ])?;
+    anyhow::ensure!(summary["flows"].as_u64() == Some(2000), "{summary}");
+    wait_stored(&slave, 2000)?;
+    let data = slave.data().to_path_buf();
+    wait_for("the unread exporter's windows to go", Duration::from_secs(30), || {
+        let freed = slave.metric_sum("flowfold_retention_bytes_freed_total", &[]).ok()?;
+        (sealed_files(&data, "127.0.21.2") == 0 && freed > 0.0).then_some(())
+    })?;
+    let runs = slave.metric_sum("flowfold_retention_runs_total", &[])?;
+    wait_for("another retention run", Duration::from_secs(30), || {
+        (slave.metric_sum("flowfold_retention_runs_total", &[]).ok()? > runs).then_some(())
+    })?;
+    assert!(sealed_files(&data, "127.0.21.1") > 0, "the profile's channel is kept");
+    let count = |sql: &str| -> anyhow::Result<u64> { Ok(slave.sql_remote(sql)?[0]["n"].as_u64().unwrap_or(0)) };
+    let kept = count("SELECT count(*) AS n FROM keep.all")?;
+    assert!(kept > 0 && kept < 2000, "{kept} flows of 127.0.21.1 kept");
+    assert_eq!(
+        count("SELECT count(*) AS n FROM live.flows")?,
+        kept,
+        "only 127.0.21.1's flows remain"
+    );
+    Ok(())
+}

@@ -36,6 +36,11 @@ const CASES: &[Case] = &[
     ("dstip", "bytes", 8, Some("proto udp or src net 10.0.0.0/8")),
     ("as", "flows", 5, None),
     ("inif", "bytes", 5, Some("not ipv6")),
+    ("srcport", "flows", 10, Some("proto tcp")),
+    ("outif", "packets", 5, None),
+    ("if", "flows", 5, None),
+    ("srcas", "bytes", 5, None),
+    ("dstas", "flows", 5, Some("ipv4")),
 ];
 
 /// One CSV line of a `-s` result.

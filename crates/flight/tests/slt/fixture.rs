@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::addr::{Addr16, from_ip};
-use engine::profiles::{ChannelFilter, LIVE_PROFILE, Profile, ProfileCatalog, ProfileChannel, Retention};
+use engine::profiles::{ChannelFilter, LIVE_PROFILE, Profile, ProfileCatalog, ProfileChannel, Retention, TimeSpan};
 use engine::{FlowBatchBuilder, FlowRecord, FlowStore, StoreConfig};
 use tempfile::TempDir;
 
@@ -304,6 +304,8 @@ fn check(what: &str, got: u64, want: u64) -> Result<(), String> {
 /// | `web.dns` | SQL `dst_port = 53` | A1 x7 + B1 x3 + C2 x3 = 13 |
 /// | `v6lab.v6` | sources `web.dns`, nfdump `ipv6` | B1 x3 = 3 |
 /// | `second.all` | sources `live.exporter_10_0_0_2`, nfdump `any` | B0 x3 + B1 x3 = 6 |
+/// | `shift.all` | span: slots 15 and 30 (`flow_start` in [T0 + 15 min, T0 + 45 min)), `any` | |
+/// | `shift_web.https` | sources `shift.all`, nfdump `proto tcp and dst port 443` | |
 pub fn profiles() -> Result<Arc<ProfileCatalog>, String> {
     let catalog = ProfileCatalog::in_memory().map_err(|e| e.to_string())?;
     let channel = |name: &str, filter: ChannelFilter| ProfileChannel {
@@ -337,6 +339,19 @@ pub fn profiles() -> Result<Arc<ProfileCatalog>, String> {
             LIVE_PROFILE,
             &["exporter_10_0_0_2"],
             vec![channel("all", nfdump("any"))],
+        ),
+        Profile {
+            span: Some(TimeSpan {
+                start_ms: Some(T0_MS + 15 * MINUTE_MS),
+                end_ms: Some(T0_MS + 45 * MINUTE_MS),
+            }),
+            ..profile("shift", LIVE_PROFILE, &[], vec![channel("all", nfdump("any"))])
+        },
+        profile(
+            "shift_web",
+            "shift",
+            &["all"],
+            vec![channel("https", nfdump("proto tcp and dst port 443"))],
         ),
     ] {
         catalog.create(p).map_err(|e| e.to_string())?;
