@@ -151,12 +151,15 @@ impl Proxy {
                     None => Arc::new(BTreeSet::new),
                 };
                 let client = control.start(&ready, exporters, control_metrics).await;
-                match (forwarder, &distributor) {
-                    (Some(forwarder), _) => crate::proxy_follow::follow_topology(&client, forwarder, identity),
-                    (None, Some(Distributor::RoundRobin(_))) => tracing::warn!(
-                        "a round-robin proxy does not follow the master's topology: restart it with the new slaves"
-                    ),
-                    (None, _) => {}
+                let followed = match (forwarder, &distributor) {
+                    (Some(forwarder), _) => Some(crate::proxy_follow::Followed::FlowSource(forwarder)),
+                    (None, Some(Distributor::RoundRobin(s))) => {
+                        Some(crate::proxy_follow::Followed::RoundRobin(s.slaves()))
+                    }
+                    (None, _) => None,
+                };
+                if let Some(followed) = followed {
+                    crate::proxy_follow::follow_topology(&client, followed, identity);
                 }
                 Some(client)
             }

@@ -6,7 +6,7 @@
 //! A round-robin proxy has no assignments: both routes answer `409 Conflict` saying so.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -57,21 +57,22 @@ list or rebalance; use model = \"flow-source\" for sticky, rebalanceable assignm
 
 /// The admin routes of a round-robin proxy over `slaves`: `/assignments` and `/rebalance`
 /// answer `409 Conflict` with the reason and the slaves.
-pub fn round_robin_routes(slaves: &[SocketAddr]) -> Router {
-    let answer = format!(
-        "{NO_ASSIGNMENTS} (slaves: {})\n",
-        slaves.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    );
+pub fn round_robin_routes(slaves: ingest::relay::SpreaderSlaves) -> Router {
+    // The slaves now: they follow the master's topology.
+    let answer = move || {
+        let slaves = slaves.list();
+        (
+            StatusCode::CONFLICT,
+            format!(
+                "{NO_ASSIGNMENTS} (slaves: {})\n",
+                slaves.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    };
     let listing = answer.clone();
     Router::new()
-        .route(
-            "/assignments",
-            get(move || async move { (StatusCode::CONFLICT, listing) }),
-        )
-        .route(
-            "/rebalance",
-            post(move || async move { (StatusCode::CONFLICT, answer) }),
-        )
+        .route("/assignments", get(move || async move { listing() }))
+        .route("/rebalance", post(move || async move { answer() }))
 }
 
 async fn assignments(State(forwarder): State<Arc<Forwarder>>) -> Json<AssignmentsView> {

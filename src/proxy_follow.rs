@@ -1,24 +1,24 @@
-//! A proxy following its master's topology (flow-source model). The proxy finds its group in
+//! A proxy following its master's topology (both models). The proxy finds its group in
 //! each configuration the control plane delivers (the stored one at start, then every pushed
 //! version): the proxy group whose `proxy` has the proxy's `name`, or else the one named by its
 //! `[control] group`. When every slave of that group has a relay address, those addresses
-//! become the forwarder's slaves (`Forwarder::set_slaves`): an added slave takes the next new
-//! exporters (fewest first), a removed slave's exporters move to the remaining slaves with
-//! their templates replayed. A group missing from the topology, or with a slave without a
-//! relay address, leaves the slaves as they are (`[distribution] slaves`), with a warning.
+//! become the proxy's slaves. Flow-source model (`Forwarder::set_slaves`): an added slave takes
+//! the next new exporters (fewest first), a removed slave's exporters move to the remaining
+//! slaves with their templates replayed. Round-robin model (`SpreaderSlaves::set`): the records
+//! are spread over the new list from the next batch on, an added slave first given every
+//! template and options record seen so far. A group missing from the topology, or with a slave
+//! without a relay address, leaves the slaves as they are (`[distribution] slaves`), with a
+//! warning.
 //!
 //! At start, the stored configuration's relay addresses are the initial slaves (instead of
-//! `[distribution] slaves`), so exporters assigned to a slave added by the master stay there
-//! across a restart.
-//!
-//! Not built: a round-robin proxy does not follow (its splitter's per-slave sequence numbers
-//! are sized at start); restart it with the new `[distribution] slaves`.
+//! `[distribution] slaves`), so a slave added by the master stays one across a restart (and a
+//! flow-source proxy's exporters stay on it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use flight::control::ControlClient;
-use ingest::relay::Forwarder;
+use ingest::relay::{Forwarder, SpreaderSlaves};
 use planner::Topology;
 
 /// Who the proxy is in the topology.
@@ -48,9 +48,16 @@ pub fn group_relays(topology: &Topology, me: &ProxyIdentity) -> Option<Result<Ve
     Some(relays.collect())
 }
 
-/// Applies the proxy's group of every configuration `client` delivers to `forwarder`. The
+/// What a proxy distributes with: the slaves it follows.
+#[derive(Clone)]
+pub enum Followed {
+    FlowSource(Arc<Forwarder>),
+    RoundRobin(SpreaderSlaves),
+}
+
+/// Applies the proxy's group of every configuration `client` delivers to `followed`. The
 /// task ends with the client.
-pub fn follow_topology(client: &ControlClient, forwarder: Arc<Forwarder>, me: ProxyIdentity) {
+pub fn follow_topology(client: &ControlClient, followed: Followed, me: ProxyIdentity) {
     let mut configs = client.subscribe();
     tokio::spawn(async move {
         loop {
@@ -63,7 +70,22 @@ pub fn follow_topology(client: &ControlClient, forwarder: Arc<Forwarder>, me: Pr
                         %reason,
                         "not following the master's topology: keeping the slaves as they are"
                     ),
-                    Some(Ok(relays)) => apply(&forwarder, relays, config.version).await,
+                    Some(Ok(relays)) => match &followed {
+                        Followed::FlowSource(forwarder) => apply(forwarder, relays, config.version).await,
+                        Followed::RoundRobin(slaves) => match slaves.set(&relays) {
+                            Ok(true) => tracing::info!(
+                                version = config.version,
+                                slaves = ?relays,
+                                "the proxy's slaves follow the master's topology"
+                            ),
+                            Ok(false) => {}
+                            Err(e) => tracing::error!(
+                                version = config.version,
+                                error = %e,
+                                "the master's topology is not applied"
+                            ),
+                        },
+                    },
                 }
             }
             if configs.changed().await.is_err() {

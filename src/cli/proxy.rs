@@ -65,8 +65,8 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
     set(&mut config.distribution.state, args.state.clone());
     set(&mut config.distribution.model, args.model);
     let control = crate::control::ProxyControl::of(&config)?;
-    // A flow-source proxy that followed its master's topology starts with its slaves.
-    if let (Some(control), DistributionModel::FlowSource) = (&control, config.distribution.model)
+    // A proxy that followed its master's topology starts with its slaves.
+    if let Some(control) = &control
         && let Some(relays) = control.stored_relays()
     {
         tracing::info!(slaves = ?relays, "slaves of the stored topology, not [distribution] slaves");

@@ -48,8 +48,8 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
     let dir = tempfile::tempdir()?;
     let bin = flowfold();
     // Two source groups, each with one slave that does not register (it only answers queries).
-    let a0 = Standalone::start_slave(bin, &dir.path().join("a0"), "a0", "127.0.0.91")?;
-    let b0 = Standalone::start_slave(bin, &dir.path().join("b0"), "b0", "127.0.0.92")?;
+    let a0 = Standalone::start_slave(bin, &dir.path().join("a0"), "a0", "127.0.0.171")?;
+    let b0 = Standalone::start_slave(bin, &dir.path().join("b0"), "b0", "127.0.0.172")?;
     let group = |name, slave| GroupSpec {
         name,
         priority: 1,
@@ -60,12 +60,12 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
         ("site-a", vec![group("ga", ("a0", &a0))]),
         ("site-b", vec![group("gb", ("b0", &b0))]),
     ]);
-    let master = Master::start(bin, dir.path(), "127.0.0.90", &cluster)?;
+    let master = Master::start(bin, dir.path(), "127.0.0.170", &cluster)?;
     let control = master.control.expect("the ready file names the control address");
 
     // s1 joins ga by command (placed by name), s2 only says it is in gb (placed by its group),
     // s3 says a group the topology does not have.
-    let s1 = registered(dir.path(), "s1", "127.0.0.93", control, "ga")?;
+    let s1 = registered(dir.path(), "s1", "127.0.0.173", control, "ga")?;
     admin(&[
         "slave",
         "add",
@@ -79,8 +79,8 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
         "--query",
         &s1.ready.query.to_string(),
     ])?;
-    let s2 = registered(dir.path(), "s2", "127.0.0.94", control, "gb")?;
-    let s3 = registered(dir.path(), "s3", "127.0.0.95", control, "nowhere")?;
+    let s2 = registered(dir.path(), "s2", "127.0.0.174", control, "gb")?;
+    let s3 = registered(dir.path(), "s3", "127.0.0.175", control, "nowhere")?;
 
     send(s1.flow_addr(), 1, 1_000, "61", "127.0.11.1")?;
     send(s2.flow_addr(), 1, 1_500, "62", "127.0.12.1")?;
@@ -142,7 +142,7 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
     // The list is in the catalog: a restarted master (its units not yet back) still has it.
     let first_seen = one["first_seen_ms"].as_i64();
     drop(master);
-    let master = Master::start(bin, dir.path(), "127.0.0.90", &cluster)?;
+    let master = Master::start(bin, dir.path(), "127.0.0.170", &cluster)?;
     let again = flow_sources(&master)?;
     assert_eq!(again.len(), expected.len(), "{again:?}");
     let one = again.iter().find(|s| s["exporter"] == "127.0.11.1").unwrap();

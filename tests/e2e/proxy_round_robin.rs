@@ -189,3 +189,133 @@ fn softflowd_through_a_round_robin_proxy_equals_the_capture() -> anyhow::Result<
     }
     Ok(())
 }
+
+/// A round-robin proxy follows its master's topology: a slave added mid-stream (by `flowfold
+/// admin slave add`) first gets every template and the sampling options the proxy has seen,
+/// then its turn of the records, so with exporters that send their templates and options only
+/// once, at the start, nothing is lost or held: the slaves together hold the generator's
+/// totals (scaled by the sampling interval), the new slave holds its share, all of it sampled,
+/// and its decoder saw no sequence gap.
+#[test]
+fn a_round_robin_proxy_gives_an_added_slave_the_templates_first() -> anyhow::Result<()> {
+    use flowfold_tests::master::{GroupSpec, Master, topology_toml};
+
+    let dir = tempfile::tempdir()?;
+    let bin = flowfold();
+    let s1 = Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.181")?;
+    let s2 = Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.182")?;
+    let proxy_query = std::net::TcpListener::bind("127.0.0.180:0")?.local_addr()?.to_string();
+    let cluster = topology_toml(&[(
+        "site",
+        vec![GroupSpec {
+            name: "g1",
+            priority: 1,
+            proxy: Some(("p1", proxy_query.parse()?)),
+            slaves: vec![("s1", &s1), ("s2", &s2)],
+        }],
+    )]);
+    let master = Master::start(bin, dir.path(), "127.0.0.184", &cluster)?;
+    let control = master.control.expect("the ready file names the control address");
+    let proxy_config = dir.path().join("p1.toml");
+    std::fs::write(
+        &proxy_config,
+        format!(
+            "name = \"p1\"\n[distribution]\nmodel = \"round-robin\"\nstate = \"{}\"\n\
+             [control]\nmasters = [\"{control}\"]\nheartbeat = \"200ms\"\n",
+            dir.path().join("p1/state.json").display()
+        ),
+    )?;
+    let (r1, r2) = (s1.ready.relays[0].to_string(), s2.ready.relays[0].to_string());
+    let proxy_config = proxy_config.to_string_lossy().into_owned();
+    let flags = [
+        "--config",
+        &proxy_config,
+        "--flows",
+        "127.0.0.180:0",
+        "--slave",
+        &r1,
+        "--slave",
+        &r2,
+    ];
+    let proxy = ProxyNode::start_at(bin, dir.path(), "p1", "127.0.0.180", &proxy_query, &flags)?;
+
+    // Templates and sampling options once, at the start; 3 s of flows.
+    let truth = dir.path().join("truth.parquet");
+    let target = proxy.flows[0].to_string();
+    let truth_arg = truth.to_str().expect("utf-8 path").to_string();
+    let sender = std::thread::spawn(move || {
+        generate(&[
+            "--target",
+            &target,
+            "--exporters",
+            "2",
+            "--formats",
+            "v9,ipfix",
+            "--flows",
+            "60000",
+            "--rate",
+            "20000",
+            "--seed",
+            "71",
+            "--template-refresh",
+            "1000000",
+            "--sampling-interval",
+            &SAMPLING.to_string(),
+            "--truth",
+            &truth_arg,
+        ])
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let s3 = Standalone::start_slave(bin, &dir.path().join("s3"), "s3", "127.0.0.183")?;
+    let (q3, r3) = (s3.ready.query.to_string(), s3.ready.relays[0].to_string());
+    crate::topology_admin::admin(&[
+        "slave",
+        "add",
+        "s3",
+        "--master",
+        &master.metrics.to_string(),
+        "--source-group",
+        "site",
+        "--proxy-group",
+        "g1",
+        "--query",
+        &q3,
+        "--relay",
+        &r3,
+    ])?;
+    flowfold_tests::wait_for("the proxy to spread over s3", Duration::from_secs(30), || {
+        // A round-robin proxy answers 409 there, naming its slaves now.
+        flowfold_tests::http_get(proxy.http, "/assignments")
+            .ok()?
+            .contains(&r3)
+            .then_some(())
+    })?;
+    let summary = sender.join().expect("the sender thread")?;
+    assert_eq!(summary["flows"].as_u64(), Some(60_000), "{summary}");
+
+    let slaves = [s1, s2, s3];
+    let per_slave = stored(&slaves, 60_000)?;
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(truth.with_extension("json"))?)?;
+    let want = totals(truth["exporters"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+    assert_eq!(want.len(), 2, "{truth}");
+    assert_eq!(summed(&per_slave), want, "per-exporter totals over the slaves");
+    let on_s3: u64 = per_slave[2].values().map(|t| t[0]).sum();
+    assert!(
+        on_s3 > 5_000 && per_slave[2].len() == 2,
+        "s3 holds a share of both exporters: {per_slave:?}"
+    );
+    let sampled = slaves[2].sql_remote(&format!(
+        "SELECT count(*) AS n FROM flows WHERE sampling_interval = {SAMPLING}"
+    ))?;
+    assert_eq!(sampled[0]["n"].as_u64(), Some(on_s3), "every flow of s3 is scaled");
+    assert_eq!(
+        slaves[2].metric_sum("flowfold_sequence_missing_total", &[])?,
+        0.0,
+        "no false gap on s3"
+    );
+    assert_eq!(
+        master.sql("SELECT count(*) AS n FROM flows")?[0]["n"].as_u64(),
+        Some(60_000)
+    );
+    Ok(())
+}

@@ -249,7 +249,7 @@ fn a_profile_keeps_the_channels_it_reads_longer_than_the_node() -> anyhow::Resul
 #[test]
 fn a_slave_keeps_what_its_masters_profiles_read() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let master = flowfold_tests::master::Master::start(flowfold(), tmp.path(), "127.0.0.74", "")?;
+    let master = flowfold_tests::master::Master::start(flowfold(), tmp.path(), "127.0.0.160", "")?;
     let control = master.control.expect("the ready file names the control address");
     let out = std::process::Command::new(flowfold())
         .args(["admin", "profile", "create", "keep", "--source", "127.0.21.1"])
@@ -271,7 +271,7 @@ fn a_slave_keeps_what_its_masters_profiles_read() -> anyhow::Result<()> {
         flowfold(),
         &tmp.path().join("s1"),
         "s1",
-        "127.0.0.75",
+        "127.0.0.161",
         &["--config", &config],
     )?;
     wait_for("the master's profile on the slave", Duration::from_secs(30), || {

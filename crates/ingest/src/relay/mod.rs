@@ -50,5 +50,5 @@ pub use forwarder::{Forwarder, ForwarderConfig};
 pub use frame::{FrameError, decode_frame, encode_frame};
 pub use metrics::RelayMetrics;
 pub use split::{Outputs, SplitReport, Splitter, SplitterConfig};
-pub use spreader::{SeenExporters, Spreader, SpreaderConfig};
+pub use spreader::{SeenExporters, Spreader, SpreaderConfig, SpreaderSlaves};
 pub use template_cache::{TemplateCache, TemplateCacheConfig};

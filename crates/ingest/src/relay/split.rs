@@ -176,6 +176,23 @@ impl Splitter {
         self.slaves
     }
 
+    /// Spreads over a new list of slaves from the next datagram on: position `i` of the new
+    /// list held position `mapping[i]` of the old one, `None` for a slave added (at least one
+    /// entry). Every exporter's turn starts over; a kept slave's sequence counters go on, an
+    /// added slave's start at each exporter's next sequence number (so templates replayed to it
+    /// first, numbered by the template cache, end where its first split message begins).
+    pub fn set_slaves(&mut self, mapping: &[Option<usize>]) {
+        if mapping.is_empty() {
+            return;
+        }
+        for domain in self.domains.values_mut() {
+            domain.remap(mapping);
+        }
+        self.slaves = mapping.len();
+        self.msgs = vec![Msg::default(); self.slaves];
+        self.passthrough = 0;
+    }
+
     /// Exporter + version + domain entries followed.
     pub fn domains(&self) -> usize {
         self.domains.len()

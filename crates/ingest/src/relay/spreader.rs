@@ -8,6 +8,13 @@
 //! The steady state takes no lock and allocates nothing.
 //!
 //! There are no assignments: every exporter is on every slave, so nothing can be rebalanced.
+//!
+//! **Changing the slaves** ([`Spreader::set_slaves`], when the proxy follows its master's
+//! topology): each thread picks the new list up before its next batch. A kept slave keeps its
+//! sequence counters; an added one first gets every template, options template and options
+//! record of every exporter the thread has seen (the thread's [`TemplateCache`], which follows
+//! every datagram), numbered so its decoder sees no gap, then its turn of the records; a
+//! removed one gets nothing more. No datagram is lost in the change.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io;
@@ -22,6 +29,7 @@ use super::frame::MAX_RELAY_PAYLOAD;
 use super::metrics::{BROADCAST_KINDS, MALFORMED_REASONS, RelayMetrics, SlaveCounters, reason};
 use super::sender::{BatchSender, Outgoing};
 use super::split::{Outputs, SplitReport, Splitter, SplitterConfig};
+use super::template_cache::{Replay, TemplateCache, TemplateCacheConfig};
 use super::threads::{ListenerThreads, Sockets};
 use crate::error::{IngestError, SplitError};
 use crate::listener::BatchReceiver;
@@ -41,11 +49,13 @@ pub struct SpreaderConfig {
     pub poll_interval: Duration,
     /// Bounds of each thread's splitter.
     pub splitter: SplitterConfig,
+    /// Bounds of each thread's template cache (what an added slave is given first).
+    pub template_cache: TemplateCacheConfig,
 }
 
 impl SpreaderConfig {
     /// Defaults: 8 MiB receive and send buffers, 100 ms poll interval, the default
-    /// [`SplitterConfig`].
+    /// [`SplitterConfig`] and [`TemplateCacheConfig`].
     pub fn new(listeners: Vec<SocketAddr>, slaves: Vec<SocketAddr>) -> Self {
         Self {
             listeners,
@@ -54,6 +64,7 @@ impl SpreaderConfig {
             send_buffer: 8 << 20,
             poll_interval: Duration::from_millis(100),
             splitter: SplitterConfig::default(),
+            template_cache: TemplateCacheConfig::default(),
         }
     }
 }
@@ -62,9 +73,72 @@ impl SpreaderConfig {
 #[derive(Debug)]
 pub struct Spreader {
     bound: Vec<SocketAddr>,
-    slaves: Vec<SocketAddr>,
+    slaves: SpreaderSlaves,
     threads: ListenerThreads,
     seen: SeenExporters,
+}
+
+/// The slaves a spreader spreads over now, shared with its threads; a handle changes them.
+#[derive(Debug, Clone)]
+pub struct SpreaderSlaves(Arc<SlaveList>);
+
+#[derive(Debug)]
+struct SlaveList {
+    slaves: Mutex<Vec<SocketAddr>>,
+    /// Bumped by every change; a thread compares it with the one it applied, once per batch.
+    generation: std::sync::atomic::AtomicU64,
+    /// Some slave was IPv6 at start: the sending sockets are dual-stack.
+    any_v6: bool,
+}
+
+impl SpreaderSlaves {
+    fn new(slaves: &[SocketAddr]) -> Self {
+        Self(Arc::new(SlaveList {
+            slaves: Mutex::new(slaves.to_vec()),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            any_v6: slaves.iter().any(|s| s.ip().to_canonical().is_ipv6()),
+        }))
+    }
+
+    /// The slaves' relay addresses now, by position.
+    pub fn list(&self) -> Vec<SocketAddr> {
+        self.0.slaves.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Spreads over `slaves` from each thread's next batch on; returns `false` when they are
+    /// the slaves already. Refused: no slave, a slave twice, or an IPv6 slave when every slave
+    /// was IPv4 at start (the sending sockets are IPv4).
+    pub fn set(&self, slaves: &[SocketAddr]) -> Result<bool, IngestError> {
+        let refuse = |reason: String| IngestError::RelayConfig {
+            setting: "slaves",
+            reason,
+        };
+        if slaves.is_empty() {
+            return Err(refuse("a round-robin proxy needs at least one slave".into()));
+        }
+        if slaves.iter().collect::<BTreeSet<_>>().len() != slaves.len() {
+            return Err(refuse(format!("a slave is listed twice: {slaves:?}")));
+        }
+        if let Some(v6) = slaves
+            .iter()
+            .find(|s| !self.0.any_v6 && s.ip().to_canonical().is_ipv6())
+        {
+            return Err(refuse(format!(
+                "IPv6 slave {v6} added to a proxy whose slaves were all IPv4 at start: restart it"
+            )));
+        }
+        let mut now = self.0.slaves.lock().unwrap_or_else(|p| p.into_inner());
+        if now.as_slice() == slaves {
+            return Ok(false);
+        }
+        *now = slaves.to_vec();
+        self.0.generation.fetch_add(1, Ordering::Release);
+        Ok(true)
+    }
+
+    fn generation(&self) -> u64 {
+        self.0.generation.load(Ordering::Acquire)
+    }
 }
 
 /// The exporters whose datagrams the threads have split, shared by them (each thread adds an
@@ -111,17 +185,18 @@ impl Spreader {
         let (pairs, bound) = sockets.bind("round-robin proxy")?;
         let mut threads = ListenerThreads::new();
         let seen = SeenExporters::default();
+        let slaves = SpreaderSlaves::new(&config.slaves);
         for ((rx, tx), addr) in pairs.into_iter().zip(&bound) {
-            let worker = Worker::new(rx, tx, &config, Arc::clone(&metrics), seen.clone());
+            let worker = Worker::new(rx, tx, &config, Arc::clone(&metrics), seen.clone(), slaves.clone());
             threads = threads.spawn(format!("flowfold-rr-{}", addr.port()), move |stop| worker.run(stop))?;
         }
         let spreader = Self {
             bound,
-            slaves: config.slaves.clone(),
+            slaves,
             threads,
             seen,
         };
-        tracing::info!(listeners = ?spreader.bound, slaves = ?spreader.slaves, "round-robin distribution started");
+        tracing::info!(listeners = ?spreader.bound, slaves = ?config.slaves, "round-robin distribution started");
         Ok(spreader)
     }
 
@@ -130,9 +205,9 @@ impl Spreader {
         &self.bound
     }
 
-    /// The slaves' relay addresses, by index.
-    pub fn slaves(&self) -> &[SocketAddr] {
-        &self.slaves
+    /// The slaves it spreads over: their relay addresses now, and the handle that changes them.
+    pub fn slaves(&self) -> SpreaderSlaves {
+        self.slaves.clone()
     }
 
     /// The exporters whose export it has split so far, now and later (the proxy reports them
@@ -227,6 +302,18 @@ struct Worker {
     /// The exporters this thread has added to `seen`.
     seen_here: HashSet<IpAddr>,
     seen: SeenExporters,
+    /// The slaves, as changed by [`SpreaderSlaves::set`].
+    slaves: SpreaderSlaves,
+    /// The change applied last.
+    generation: u64,
+    /// The sender's targets (an index stays the same slave; removed ones stay listed).
+    targets: Vec<SocketAddr>,
+    /// The splitter's slave positions: each one's index in `targets`.
+    active: Vec<usize>,
+    /// Every template and options record seen, for slaves added later.
+    templates: TemplateCache,
+    /// Synthetic template datagrams for added slaves (reused; also the cache's scratch).
+    replay: Replay,
 }
 
 impl Worker {
@@ -236,8 +323,10 @@ impl Worker {
         config: &SpreaderConfig,
         metrics: Arc<RelayMetrics>,
         seen: SeenExporters,
+        slaves: SpreaderSlaves,
     ) -> Self {
         let counters = Counters::new(&metrics, &config.slaves);
+        let generation = slaves.generation();
         Self {
             rx,
             tx,
@@ -247,7 +336,86 @@ impl Worker {
             counters,
             seen_here: HashSet::new(),
             seen,
+            slaves,
+            generation,
+            targets: config.slaves.clone(),
+            active: (0..config.slaves.len()).collect(),
+            templates: TemplateCache::new(config.template_cache),
+            replay: Replay::default(),
         }
+    }
+
+    /// Takes up the slaves' latest change, if any: the splitter spreads over the new list
+    /// and every added slave is sent the templates cached so far. Returns a send error.
+    fn follow_slaves(&mut self) -> Option<io::Error> {
+        let generation = self.slaves.generation();
+        if generation == self.generation {
+            return None;
+        }
+        self.generation = generation;
+        let wanted = self.slaves.list();
+        let mut active = Vec::with_capacity(wanted.len());
+        for slave in &wanted {
+            let target = match self.targets.iter().position(|t| t == slave) {
+                Some(t) => t,
+                None => {
+                    if let Err(e) = self.tx.add_target(*slave) {
+                        tracing::error!(%slave, error = %e, "slave not added");
+                        continue;
+                    }
+                    self.targets.push(*slave);
+                    self.targets.len() - 1
+                }
+            };
+            active.push(target);
+        }
+        if active.is_empty() {
+            return None;
+        }
+        let mapping: Vec<Option<usize>> = active
+            .iter()
+            .map(|t| self.active.iter().position(|old| old == t))
+            .collect();
+        self.splitter.set_slaves(&mapping);
+        let addresses: Vec<SocketAddr> = active.iter().map(|t| self.targets[*t]).collect();
+        let kept = Counters::new(&self.metrics, &addresses);
+        self.counters.slaves = kept.slaves;
+        self.counters.records = kept.records;
+        self.active = active;
+        self.replay.clear();
+        for (position, _) in mapping.iter().enumerate().filter(|(_, old)| old.is_none()) {
+            for exporter in &self.seen_here {
+                self.templates.replay(*exporter, position, &mut self.replay);
+            }
+        }
+        tracing::info!(slaves = ?addresses, replayed = self.replay.len(), "round-robin slaves changed");
+        let (active, counters) = (&self.active, &self.counters);
+        let mut last_error = None;
+        self.tx.send(
+            self.replay.iter().enumerate().map(|(tag, (d, payload))| Outgoing {
+                tag,
+                target: active.get(d.slave).copied().unwrap_or(usize::MAX),
+                source: d.source,
+                payload,
+            }),
+            |_, target, result| {
+                let slave = active.iter().position(|t| *t == target);
+                match (result, slave.and_then(|s| counters.slaves.get(s))) {
+                    (Ok(_), Some(s)) => {
+                        s.replayed.inc();
+                    }
+                    (Err(e), s) => {
+                        if let Some(s) = s {
+                            s.replay_errors.inc();
+                        }
+                        last_error = Some(e);
+                    }
+                    (Ok(_), None) => {}
+                }
+            },
+        );
+        self.replay.clear();
+        last_error
     }
 
     fn run(mut self, stop: &AtomicBool) {
@@ -263,6 +431,10 @@ impl Worker {
                     0
                 }
             };
+            let changed = self.follow_slaves();
+            if let Some(e) = changed {
+                tracing::warn!(listener = ?local, error = %e, "replaying templates to an added slave failed");
+            }
             if n > 0
                 && let Some(e) = self.spread(n)
                 && last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
@@ -288,6 +460,9 @@ impl Worker {
             counters,
             seen_here,
             seen,
+            templates,
+            replay,
+            active,
             ..
         } = self;
         outputs.clear();
@@ -300,6 +475,8 @@ impl Worker {
                 counters.oversized.inc();
                 continue;
             }
+            // Slave 0 throughout: the cache only keeps the records (nothing is replayed here).
+            templates.forward(d.source, 0, d.payload, replay);
             match splitter.split(d.source, d.payload, outputs) {
                 Ok(report) => {
                     counters.split(&report);
@@ -314,18 +491,25 @@ impl Worker {
                 Err(e) => counters.malformed(e.kind()),
             }
         }
+        replay.clear();
         let outputs = &*outputs;
         let counters = &*counters;
+        let active = &*active;
         let mut last_error = None;
         tx.send(
             outputs.iter().enumerate().map(|(tag, (o, payload))| Outgoing {
                 tag,
-                target: o.slave,
+                target: active.get(o.slave).copied().unwrap_or(usize::MAX),
                 source: o.source,
                 payload,
             }),
-            |tag, slave, result| match result {
-                Ok(bytes) => {
+            |tag, target, result| match (result, active.iter().position(|t| *t == target)) {
+                (result, None) => {
+                    if let Err(e) = result {
+                        last_error = Some(e);
+                    }
+                }
+                (Ok(bytes), Some(slave)) => {
                     if let Some(s) = counters.slaves.get(slave) {
                         s.datagrams.inc();
                         s.bytes.inc_by(bytes as u64);
@@ -334,7 +518,7 @@ impl Worker {
                         c.inc_by(u64::from(o.flows));
                     }
                 }
-                Err(e) => {
+                (Err(e), Some(slave)) => {
                     if let Some(s) = counters.slaves.get(slave) {
                         s.send_errors.inc();
                     }

@@ -58,6 +58,23 @@ impl Domain {
         }
     }
 
+    /// Follows a change of the slaves: position `i` of the new list held position
+    /// `mapping[i]` of the old one (`None`: a slave added). A kept slave keeps its counter; an
+    /// added one starts at the exporter's next sequence number, where the templates replayed
+    /// to it end (see `template_cache`), so its decoder sees no gap. The turn starts over, and
+    /// an unsettled unknown-template count of a removed slave is dropped.
+    pub fn remap(&mut self, mapping: &[Option<usize>]) {
+        let start = self.input.next().unwrap_or(0);
+        self.next = mapping
+            .iter()
+            .map(|old| old.and_then(|o| self.next.get(o).copied()).unwrap_or(start))
+            .collect();
+        self.cursor = 0;
+        self.unknown = self
+            .unknown
+            .and_then(|(slave, expected)| Some((mapping.iter().position(|m| *m == Some(slave))?, expected)));
+    }
+
     /// The slave whose turn it is, moving the turn on.
     pub fn take_turn(&mut self) -> usize {
         let s = self.cursor;

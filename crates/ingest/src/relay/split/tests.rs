@@ -659,3 +659,89 @@ fn random_damage_never_panics_and_never_grows_a_datagram() {
         }
     }
 }
+
+/// The slaves change between datagrams: an added slave that first decodes the template
+/// cache's replay (what the spreader sends it) decodes its records at once, with no gap and
+/// nothing held; a removed slave gets nothing more; every flow is decoded once.
+#[test]
+fn slaves_added_and_removed_between_datagrams_lose_and_double_nothing() {
+    use crate::relay::template_cache::{Replay, TemplateCache, TemplateCacheConfig};
+
+    let v9_first = v9(
+        1,
+        9,
+        &[
+            set(1, &v9_options_template(300, &[(1, 4)], &[(34, 4), (35, 1)])),
+            set(300, &[0, 0, 0, 0, 0, 0, 2, 0, 2, 0, 0, 0]),
+            set(0, &template(256, &SMALL_V4)),
+            set(256, &records(1, 9)),
+        ],
+    );
+    let ipfix_first = ipfix(100, 7, &[set(2, &template(256, &SMALL_V4)), set(256, &records(1, 8))]);
+    let v9_more = |seq: u32, first: u8| v9(seq, 9, &[set(256, &records(first, 7))]);
+    // IPFIX counts data records: 8 in the first message, 7 in each later one.
+    let ipfix_more = |n: u32, first: u8| ipfix(108 + 7 * n, 7, &[set(256, &records(first, 7))]);
+
+    let mut sp = Splitter::new(2, SplitterConfig::default());
+    let mut cache = TemplateCache::new(TemplateCacheConfig::default());
+    let mut scratch = Replay::default();
+    let mut slaves = Slaves::new(2);
+    let mut all: Vec<Vec<u8>> = Vec::new();
+    let mut feed = |sp: &mut Splitter, slaves: &mut Slaves, cache: &mut TemplateCache, dg: Vec<u8>| {
+        cache.forward(source(), 0, &dg, &mut scratch);
+        run(sp, slaves, &dg);
+        all.push(dg);
+    };
+    feed(&mut sp, &mut slaves, &mut cache, v9_first.clone());
+    feed(&mut sp, &mut slaves, &mut cache, ipfix_first.clone());
+    feed(&mut sp, &mut slaves, &mut cache, v9_more(2, 20));
+    feed(&mut sp, &mut slaves, &mut cache, ipfix_more(0, 20));
+
+    // A third slave: the replay first, then its turn.
+    sp.set_slaves(&[Some(0), Some(1), None]);
+    slaves.decoders.push(Decoder::new(DecoderConfig::default()));
+    slaves.flows.push(Vec::new());
+    slaves.reports.push(Vec::new());
+    let mut replay = Replay::default();
+    assert!(
+        cache.replay(source().ip(), 2, &mut replay) >= 2,
+        "templates of both versions"
+    );
+    for (d, payload) in replay.iter() {
+        let mut sink = Sink::default();
+        let report = slaves.decoders[2].decode(d.source.ip(), payload, RECEIVED_MS, &mut sink);
+        assert_eq!(report.flows, 0, "a replay carries no flow");
+        slaves.reports[2].push(report);
+    }
+    feed(&mut sp, &mut slaves, &mut cache, v9_more(3, 40));
+    feed(&mut sp, &mut slaves, &mut cache, ipfix_more(1, 40));
+    feed(&mut sp, &mut slaves, &mut cache, v9_more(4, 60));
+    feed(&mut sp, &mut slaves, &mut cache, ipfix_more(2, 60));
+    assert!(
+        slaves.flows[2].len() >= 8,
+        "the added slave decodes its share: {:?}",
+        slaves.counts()
+    );
+    let v9_on_added: Vec<_> = slaves.flows[2].iter().filter(|f| f.observation_domain == 9).collect();
+    assert!(
+        !v9_on_added.is_empty() && v9_on_added.iter().all(|f| f.sampling_interval == Some(512)),
+        "the v9 sampling options reached the added slave: {v9_on_added:?}"
+    );
+
+    // The first slave leaves: the others (now positions 0 and 1) go on without a gap.
+    sp.set_slaves(&[Some(1), Some(2)]);
+    let retired = slaves.flows.remove(0);
+    slaves.decoders.remove(0);
+    let retired_reports = slaves.reports.remove(0);
+    let before = retired.len();
+    feed(&mut sp, &mut slaves, &mut cache, v9_more(5, 80));
+    feed(&mut sp, &mut slaves, &mut cache, ipfix_more(3, 80));
+    slaves.assert_clean();
+    assert!(retired_reports.iter().all(|r| r.sequence_gap == 0 && r.error.is_none()));
+
+    let mut decoded = slaves.all_flows();
+    decoded.extend(retired.iter().copied());
+    assert_eq!(retired.len(), before);
+    let refs: Vec<&[u8]> = all.iter().map(Vec::as_slice).collect();
+    assert_eq!(sorted(&decoded), sorted(&direct(&refs)), "every flow once");
+}
