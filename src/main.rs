@@ -8,6 +8,7 @@ mod control_admin;
 mod flow_sources;
 mod master;
 mod master_admin;
+mod master_follow;
 mod node;
 mod output;
 mod profiles_admin;

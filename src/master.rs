@@ -44,6 +44,26 @@ pub struct Master {
     pub ready: MasterReady,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop_queries: tokio::sync::oneshot::Sender<()>,
+    /// A backup master's session to the master it follows.
+    follower: Option<flight::control::ControlClient>,
+    /// Where a backup master keeps the configuration it follows (kept alive with it).
+    _state_dir: Option<Follow>,
+}
+
+/// The directory of a backup master's followed configuration: beside its catalog, or a
+/// temporary one for a master without a catalog file.
+enum Follow {
+    Dir(std::path::PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl Follow {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Follow::Dir(dir) => dir,
+            Follow::Temporary(dir) => dir.path(),
+        }
+    }
 }
 
 impl Master {
@@ -106,6 +126,11 @@ impl Master {
                     Arc::clone(&flow_sources),
                     Arc::clone(&profiles),
                 ));
+        // Layered over every route: a backup master takes no configuration change.
+        let admin = match settings.control.follows() {
+            true => crate::master_follow::refuse_changes(admin, settings.control.masters.clone()),
+            false => admin,
+        };
         let discovery_metrics = crate::flow_sources::DiscoveryMetrics::default();
         discovery_metrics.register(&mut registry);
         let discovery = crate::flow_sources::spawn_discovery(
@@ -117,6 +142,15 @@ impl Master {
         );
         let query_metrics = QueryMetrics::new();
         query_metrics.register(&mut registry);
+        let follow_metrics = flight::control::ControlClientMetrics::new();
+        if settings.control.follows() {
+            follow_metrics.register(&mut registry);
+        }
+        let followers = crate::master_follow::Followers {
+            profiles: Arc::clone(&profiles),
+            cluster: Arc::clone(&cluster),
+            publisher: Arc::clone(&control.publisher),
+        };
         let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits, query_metrics).with_failover(cluster));
 
         let listener = tokio::net::TcpListener::bind(settings.query)
@@ -132,7 +166,29 @@ impl Master {
                 tracing::error!(error = %e, "query service stopped");
             }
         });
+        // The registry is served from here on: a backup master's follow metrics are in it.
         let (metrics, metrics_task) = crate::node::serve_http(settings.metrics, registry, admin).await?;
+        let mut state_dir = None;
+        let follower = match settings.control.follows() {
+            true => {
+                let dir = match settings.catalog.as_deref().and_then(std::path::Path::parent) {
+                    Some(dir) if !dir.as_os_str().is_empty() => Follow::Dir(dir.to_path_buf()),
+                    _ => Follow::Temporary(tempfile::tempdir().context("a directory for the followed configuration")?),
+                };
+                let client = crate::master_follow::start(
+                    &settings.control,
+                    query,
+                    metrics,
+                    dir.path(),
+                    followers,
+                    follow_metrics,
+                )
+                .await?;
+                state_dir = Some(dir);
+                Some(client)
+            }
+            false => None,
+        };
         Ok(Master {
             ready: MasterReady {
                 pid: std::process::id(),
@@ -142,11 +198,16 @@ impl Master {
             },
             tasks: vec![query_task, metrics_task, refresher, control.task, discovery],
             stop_queries,
+            follower,
+            _state_dir: state_dir,
         })
     }
 
     /// Stops serving queries.
     pub async fn shutdown(self) {
+        if let Some(follower) = self.follower {
+            follower.stop();
+        }
         let _ = self.stop_queries.send(());
         for task in self.tasks {
             task.abort();

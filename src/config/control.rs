@@ -43,12 +43,7 @@ impl ControlSection {
     /// Checks the masters' addresses, the heartbeat and that at most one token source is set;
     /// errors name the key.
     pub fn check(&self) -> anyhow::Result<()> {
-        for master in &self.masters {
-            let port = master.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
-            if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p != 0) {
-                bail!("control.masters: {master:?} is not host:port (e.g. \"10.0.0.1:2210\")");
-            }
-        }
+        check_masters(&self.masters)?;
         if self.heartbeat.0.is_zero() {
             bail!("control.heartbeat must be longer than 0s");
         }
@@ -61,6 +56,17 @@ impl ControlSection {
     }
 }
 
+/// Every `host:port` is one (the error names `control.masters`).
+fn check_masters(masters: &[String]) -> anyhow::Result<()> {
+    for master in masters {
+        let port = master.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
+        if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p != 0) {
+            bail!("control.masters: {master:?} is not host:port (e.g. \"10.0.0.1:2210\")");
+        }
+    }
+    Ok(())
+}
+
 /// `[control]` of a master.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -68,9 +74,21 @@ pub struct MasterControlSection {
     /// TCP address of the control service (port 0 picks a free port; the ready file says which).
     pub listen: SocketAddr,
     /// The token every node must present. Unset (and no `token_file`): any node may register.
+    /// A backup master presents it to the master it follows.
     pub token: Option<String>,
     /// A file holding the token (instead of `token`).
     pub token_file: Option<PathBuf>,
+    /// 1: the top-priority master, which takes configuration changes (the default). Above 1: a
+    /// backup master that follows the configuration of `masters` and refuses changes.
+    pub priority: u32,
+    /// A backup master's higher-priority masters (`host:port` of their control services),
+    /// tried in order.
+    pub masters: Vec<String>,
+    /// A backup master's name among the units of the master it follows (default:
+    /// `master@` and its query address).
+    pub name: Option<String>,
+    /// Time between a backup master's heartbeats.
+    pub heartbeat: Span,
 }
 
 impl Default for MasterControlSection {
@@ -79,14 +97,40 @@ impl Default for MasterControlSection {
             listen: "0.0.0.0:2210".parse().expect("a valid address"),
             token: None,
             token_file: None,
+            priority: 1,
+            masters: Vec::new(),
+            name: None,
+            heartbeat: Span(Duration::from_secs(2)),
         }
     }
 }
 
 impl MasterControlSection {
-    /// Checks that at most one token source is set.
+    /// Checks the token keys, and that a backup master (priority above 1) names the masters it
+    /// follows and the top-priority master names none.
     pub fn check(&self) -> anyhow::Result<()> {
+        check_masters(&self.masters)?;
+        match (self.priority, self.masters.is_empty()) {
+            (0, _) => bail!("control.priority starts at 1 (the top-priority master)"),
+            (1, false) => bail!(
+                "control.masters is set on the top-priority master (control.priority = 1): \
+                 only a backup master (priority 2 or more) follows other masters"
+            ),
+            (p, true) if p > 1 => bail!(
+                "control.priority = {p} makes this a backup master: control.masters must name the \
+                 master(s) it follows"
+            ),
+            _ => {}
+        }
+        if self.heartbeat.0.is_zero() {
+            bail!("control.heartbeat must be longer than 0s");
+        }
         check_token_keys(&self.token, &self.token_file)
+    }
+
+    /// A backup master: priority above 1.
+    pub fn follows(&self) -> bool {
+        self.priority > 1
     }
 
     /// The token, read from `token_file` if that is set.
@@ -182,6 +226,33 @@ mod tests {
         ] {
             let err = format!("{:#}", node(&format!("[control]\n{text}\n")).unwrap_err());
             assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_backup_master_names_the_masters_it_follows() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Master {
+            control: MasterControlSection,
+        }
+        let master = |text: &str| -> anyhow::Result<MasterControlSection> {
+            let m: Master = toml::from_str(&format!("[control]\n{text}\n"))?;
+            m.control.check()?;
+            Ok(m.control)
+        };
+        let backup = master("priority = 2\nmasters = [\"10.0.0.1:2210\"]\nname = \"m2\"").unwrap();
+        assert!(backup.follows());
+        assert_eq!(backup.masters, ["10.0.0.1:2210"]);
+        assert!(!master("").unwrap().follows(), "priority 1 by default");
+        for (text, cause) in [
+            ("priority = 2", "control.masters must name"),
+            ("masters = [\"10.0.0.1:2210\"]", "top-priority master"),
+            ("priority = 0", "starts at 1"),
+            ("priority = 2\nmasters = [\"nowhere\"]", "control.masters"),
+        ] {
+            let err = format!("{:#}", master(text).unwrap_err());
+            assert!(err.contains(cause), "{text}: {err}");
         }
     }
 

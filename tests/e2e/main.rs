@@ -9,6 +9,7 @@ mod flight_sql;
 mod flow_sources;
 mod generator_truth;
 mod malformed;
+mod masters;
 mod nfdump_filters;
 mod profiles;
 mod proxy_distribution;

@@ -54,6 +54,8 @@ pub enum UnitRole {
     Proxy,
     /// `flowfold standalone`.
     Standalone,
+    /// `flowfold master` with `[control] priority` above 1: a backup master following this one.
+    Master,
 }
 
 impl UnitRole {
@@ -63,6 +65,7 @@ impl UnitRole {
             UnitRole::Slave => "slave",
             UnitRole::Proxy => "proxy",
             UnitRole::Standalone => "standalone",
+            UnitRole::Master => "master",
         }
     }
 
@@ -72,6 +75,7 @@ impl UnitRole {
             UnitRole::Slave => proto::Role::Slave,
             UnitRole::Proxy => proto::Role::Proxy,
             UnitRole::Standalone => proto::Role::Standalone,
+            UnitRole::Master => proto::Role::Master,
         }
     }
 
@@ -81,8 +85,9 @@ impl UnitRole {
             Ok(proto::Role::Slave) => Ok(UnitRole::Slave),
             Ok(proto::Role::Proxy) => Ok(UnitRole::Proxy),
             Ok(proto::Role::Standalone) => Ok(UnitRole::Standalone),
+            Ok(proto::Role::Master) => Ok(UnitRole::Master),
             Ok(proto::Role::Unspecified) | Err(_) => Err(ControlError::BadHello(format!(
-                "unknown role {value} (expected slave, proxy or standalone)"
+                "unknown role {value} (expected slave, proxy, standalone or master)"
             ))),
         }
     }

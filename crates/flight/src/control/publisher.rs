@@ -88,6 +88,21 @@ impl ConfigPublisher {
         self.publish(profiles, current.topology.clone())
     }
 
+    /// Publishes `config` with its own version number, as received from the top-priority master
+    /// this one follows (so its units run the same numbered versions whichever master they are
+    /// connected to). Nothing is published when it is the configuration already.
+    pub fn mirror(&self, config: ControlConfig) -> u64 {
+        let _order = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if *self.sender.borrow().as_ref() == config {
+            return config.version;
+        }
+        let version = config.version;
+        self.sender.send_replace(Arc::new(config));
+        self.metrics.config_version.set(gauge_value(version));
+        tracing::info!(version, "control configuration of the top-priority master published");
+        version
+    }
+
     /// Publishes a new version with the current profiles and `topology` (an edit of the
     /// master's topology), unless the current version holds it already. Returns the version now
     /// published.
@@ -132,6 +147,23 @@ mod tests {
         );
         let restarted = ConfigPublisher::new(profiles(9), Topology::default(), ControlServerMetrics::new());
         assert_eq!(restarted.current().version, 9);
+    }
+
+    #[test]
+    fn a_followed_version_is_republished_with_its_own_number() {
+        let publisher = ConfigPublisher::new(profiles(0), Topology::default(), ControlServerMetrics::new());
+        let mut follower = publisher.subscribe();
+        let followed = ControlConfig {
+            version: 17,
+            profiles: profiles(4),
+            topology: Topology::default(),
+        };
+        assert_eq!(publisher.mirror(followed.clone()), 17);
+        assert_eq!(*publisher.current(), followed);
+        assert!(follower.has_changed().unwrap());
+        follower.borrow_and_update();
+        assert_eq!(publisher.mirror(followed), 17, "the same version publishes nothing");
+        assert!(!follower.has_changed().unwrap());
     }
 
     #[test]
