@@ -13,6 +13,7 @@ mod masters;
 mod nfdump_filters;
 mod profiles;
 mod proxy_distribution;
+mod proxy_edge_cases;
 mod proxy_round_robin;
 mod retention;
 mod softflowd;
