@@ -416,7 +416,22 @@ fn a_proxy_follows_slaves_added_and_removed_on_the_master() -> anyhow::Result<()
         assert_eq!(holders, 1, "{exporter} moved to one remaining slave");
     }
 
-    // A restarted proxy starts with the stored topology's slaves, not its --slave flags.
+    // The master goes away: the proxy keeps forwarding. Restarted meanwhile, it starts with the
+    // stored topology's slaves, not its --slave flags, and forwards to them.
+    drop(master);
+    let on_remaining = || -> anyhow::Result<u64> {
+        Ok([&s2, &s3]
+            .iter()
+            .map(|n| exporters_on(n).map(|e| e.values().sum::<u64>()))
+            .collect::<anyhow::Result<Vec<u64>>>()?
+            .iter()
+            .sum())
+    };
+    let before = on_remaining()?;
+    send(proxy.flows[0], 4, 2_000, "54", "127.0.1.1")?;
+    wait_for("flows forwarded without the master", Duration::from_secs(30), || {
+        (on_remaining().ok()? == before + 2_000).then_some(())
+    })?;
     proxy.kill()?;
     let proxy =
         flowfold_tests::master::ProxyNode::start_at(bin, dir.path(), "p1", "127.0.0.90", &proxy_query, &proxy_flags)?;
@@ -427,5 +442,12 @@ fn a_proxy_follows_slaves_added_and_removed_on_the_master() -> anyhow::Result<()
         Some(6),
         "{assignments}"
     );
+    send(proxy.flows[0], 4, 2_000, "55", "127.0.1.1")?;
+    wait_for(
+        "flows forwarded by the restarted proxy",
+        Duration::from_secs(30),
+        || (on_remaining().ok()? == before + 4_000).then_some(()),
+    )?;
+    assert_eq!(exporters_on(&s1)?, on_s1, "s1 still gets nothing");
     Ok(())
 }
