@@ -40,6 +40,8 @@ pub struct Distribution {
     pub slaves: Vec<SocketAddr>,
     /// Exporter -> slave assignments, kept across restarts (flow-source model).
     pub state: std::path::PathBuf,
+    /// How a datagram's records are dealt (round-robin model).
+    pub spread: ingest::relay::Spread,
 }
 
 /// What distributes the export.
@@ -97,6 +99,7 @@ impl Proxy {
                     DistributionModel::RoundRobin => {
                         let mut config = SpreaderConfig::new(d.listen, d.slaves);
                         config.recv_buffer = d.recv_buffer;
+                        config.splitter.spread = d.spread;
                         Distributor::RoundRobin(
                             Spreader::start(config, relay_metrics)
                                 .context("starting the round-robin flow distribution")?,

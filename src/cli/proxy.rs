@@ -78,6 +78,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
         recv_buffer: config.ingest.recv_buffer.0,
         slaves: config.distribution.slaves.clone(),
         state: config.distribution.state.clone(),
+        spread: config.distribution.spread.to_spread(),
     });
     let resources = QueryResources {
         memory_bytes: config.query.memory.0,

@@ -74,6 +74,30 @@ impl DistributionModel {
     }
 }
 
+/// How a round-robin proxy deals each datagram's flow records (`[distribution] spread`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpreadUnit {
+    /// All of a datagram's records to one slave, the slaves in turn (per exporter): one
+    /// datagram out per datagram in, so the proxy's work does not grow with its slaves; shares
+    /// even to within one datagram's records per exporter.
+    #[default]
+    Datagram,
+    /// Each record to the next slave: shares even to the record, but every datagram becomes
+    /// one per slave (the proxy sends, and the slaves receive, that many more).
+    Record,
+}
+
+impl SpreadUnit {
+    /// The splitter's setting.
+    pub fn to_spread(self) -> ingest::relay::Spread {
+        match self {
+            SpreadUnit::Datagram => ingest::relay::Spread::Datagram,
+            SpreadUnit::Record => ingest::relay::Spread::Record,
+        }
+    }
+}
+
 /// `[distribution]` of a proxy.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -84,6 +108,8 @@ pub struct DistributionSection {
     pub slaves: Vec<SocketAddr>,
     /// The file keeping each exporter's slave across restarts (flow-source model only).
     pub state: PathBuf,
+    /// Round-robin model: `datagram` (default) or `record`.
+    pub spread: SpreadUnit,
 }
 
 impl Default for DistributionSection {
@@ -92,6 +118,7 @@ impl Default for DistributionSection {
             model: DistributionModel::default(),
             slaves: Vec::new(),
             state: PathBuf::from("/var/lib/flowfold-proxy/assignments.json"),
+            spread: SpreadUnit::default(),
         }
     }
 }
@@ -148,6 +175,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("flow-source") && err.contains("round-robin"), "{err}");
+    }
+
+    #[test]
+    fn the_spread_is_read_by_name() {
+        let config: ProxyConfig = toml::from_str("[distribution]\nspread = \"record\"\n").unwrap();
+        assert_eq!(config.distribution.spread, SpreadUnit::Record);
+        assert_eq!(ProxyConfig::default().distribution.spread, SpreadUnit::Datagram);
+        assert!(toml::from_str::<ProxyConfig>("[distribution]\nspread = \"flow\"\n").is_err());
     }
 
     #[test]

@@ -49,6 +49,6 @@ pub use assignments::{Assignments, SlaveChange};
 pub use forwarder::{Forwarder, ForwarderConfig};
 pub use frame::{FrameError, decode_frame, encode_frame};
 pub use metrics::RelayMetrics;
-pub use split::{Outputs, SplitReport, Splitter, SplitterConfig};
+pub use split::{Outputs, SplitReport, Splitter, SplitterConfig, Spread};
 pub use spreader::{SeenExporters, Spreader, SpreaderConfig, SpreaderSlaves};
 pub use template_cache::{TemplateCache, TemplateCacheConfig};

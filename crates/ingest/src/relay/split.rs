@@ -11,9 +11,9 @@
 //! | --- | --- |
 //! | v9 / IPFIX template set, options template set (withdrawals too) | every slave, as received |
 //! | data set of an options template (sampling interval, ...) | every slave, as received |
-//! | data set of a known data template | its records, one slave after the other |
+//! | data set of a known data template | its records, one slave after the other ([`Spread::Record`]), or all of the datagram's to one slave, the slaves in turn ([`Spread::Datagram`]) |
 //! | data sets of templates the proxy does not know | whole, all of a datagram's to one slave, in turn |
-//! | NetFlow v5 records | one slave after the other |
+//! | NetFlow v5 records | one slave after the other, or all of a datagram's to one slave in turn |
 //! | anything else (sFlow, unknown versions) | unchanged, one datagram to one slave in turn |
 //!
 //! The slave that gets a data set before its template holds it (as the decoder does for any
@@ -92,6 +92,8 @@ pub struct SplitterConfig {
     /// Most templates learned over all domains (default 65,536); further ones are still sent
     /// to every slave, but their data sets take the unknown-template path.
     pub max_templates: usize,
+    /// How a datagram's data records are dealt (default [`Spread::Record`]).
+    pub spread: Spread,
 }
 
 impl Default for SplitterConfig {
@@ -99,8 +101,25 @@ impl Default for SplitterConfig {
         Self {
             max_domains: 1 << 16,
             max_templates: 1 << 16,
+            spread: Spread::Record,
         }
     }
+}
+
+/// How the data records of one datagram are dealt to the slaves. Templates, options templates
+/// and options data go to every slave either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Spread {
+    /// Each record to the next slave: per exporter, the slaves' shares differ by at most one
+    /// record; a datagram becomes up to one datagram per slave, so the proxy's send work grows
+    /// with the number of slaves.
+    #[default]
+    Record,
+    /// All data records of a datagram to one slave, the next slave for the exporter's next
+    /// datagram: per exporter, the shares differ by at most one datagram's records; one
+    /// datagram out per datagram in (plus the broadcasts), however many slaves. A new
+    /// exporter starts at the slave after the previous new exporter's.
+    Datagram,
 }
 
 /// What splitting one datagram did.
@@ -240,9 +259,16 @@ fn domain<'a>(
     if !domains.contains_key(&key) && domains.len() >= cfg.max_domains {
         return Err(SplitError::TooManyDomains { limit: cfg.max_domains });
     }
-    Ok(domains
-        .entry(key)
-        .or_insert_with(|| Domain::new(slaves, key.version, seq)))
+    let spread = cfg.spread;
+    let count = domains.len();
+    Ok(domains.entry(key).or_insert_with(|| {
+        let mut domain = Domain::new(slaves, key.version, seq);
+        if spread == Spread::Datagram {
+            // Exporters that send one datagram at a time would all start on slave 0.
+            domain.cursor = count % slaves;
+        }
+        domain
+    }))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::{DomainKey, Known, Outputs, SplitReport, Splitter, domain};
+use super::{DomainKey, Known, Outputs, SplitReport, Splitter, Spread, domain};
 use crate::error::{DecodeError, SplitError};
 use crate::relay::template_cache::{
     IPFIX_HEADER, Op, Shape, V9_HEADER, be16, be32, put16, put32, template_kind, template_records,
@@ -54,6 +54,9 @@ pub(super) fn split(
     }
     // The slave that gets this datagram's sets of unknown templates (all of them).
     let mut unknown_to = None;
+    // With `Spread::Datagram`, the slave that gets this datagram's data records.
+    let mut data_to: Option<usize> = None;
+    let per_datagram = cfg.spread == Spread::Datagram;
     let header = h.len;
     for (id, body) in walk(sets) {
         if let Some(options) = template_kind(version, id) {
@@ -88,9 +91,17 @@ pub(super) fn split(
             Some(Known { options: false, shape }) => {
                 let cursor = &mut dom.cursor;
                 let mut used = 0usize;
-                let n = shape.split(body, |record, _| {
+                let mut turn = || {
                     let s = *cursor;
                     *cursor = (s + 1) % slaves;
+                    s
+                };
+                let chosen = match per_datagram {
+                    true => Some(*data_to.get_or_insert_with(&mut turn)),
+                    false => None,
+                };
+                let n = shape.split(body, |record, _| {
+                    let s = chosen.unwrap_or_else(&mut turn);
                     let m = &mut msgs[s];
                     m.record(out.arena(s), header, id, record);
                     m.records += 1;

@@ -745,3 +745,62 @@ fn slaves_added_and_removed_between_datagrams_lose_and_double_nothing() {
     let refs: Vec<&[u8]> = all.iter().map(Vec::as_slice).collect();
     assert_eq!(sorted(&decoded), sorted(&direct(&refs)), "every flow once");
 }
+
+/// `Spread::Datagram`: every slave gets the templates and options, each datagram's data
+/// records go to one slave, the slaves in turn; one datagram out per data-only datagram in;
+/// every slave decodes without a gap, and the flows are those of direct decoding.
+#[test]
+fn whole_datagrams_go_to_the_slaves_in_turn() {
+    let cfg = SplitterConfig {
+        spread: Spread::Datagram,
+        ..SplitterConfig::default()
+    };
+    let first = v9(
+        1,
+        9,
+        &[
+            set(1, &v9_options_template(300, &[(1, 4)], &[(34, 4), (35, 1)])),
+            set(300, &[0, 0, 0, 0, 0, 0, 2, 0, 2, 0, 0, 0]),
+            set(0, &template(256, &SMALL_V4)),
+            set(256, &records(1, 10)),
+        ],
+    );
+    let mut datagrams = vec![first];
+    datagrams.extend((2..=7).map(|seq| v9(seq, 9, &[set(256, &records(10 * seq as u8, 5))])));
+    let ipfix_first = ipfix(50, 3, &[set(2, &template(256, &SMALL_V4)), set(256, &records(1, 4))]);
+    datagrams.push(ipfix_first);
+    datagrams.extend((0..3u32).map(|i| ipfix(54 + 4 * i, 3, &[set(256, &records(100 + 4 * i as u8, 4))])));
+    datagrams.extend((0..3u32).map(|i| v5(1 + 3 * i, 3)));
+
+    let mut sp = Splitter::new(3, cfg);
+    let mut slaves = Slaves::new(3);
+    for (i, dg) in datagrams.iter().enumerate() {
+        let (_, out) = run(&mut sp, &mut slaves, dg);
+        let with_flows: Vec<usize> = out.iter().filter(|(o, _)| o.flows > 0).map(|(o, _)| o.slave).collect();
+        assert_eq!(
+            with_flows.len(),
+            1,
+            "datagram {i}: one slave gets its records: {with_flows:?}"
+        );
+        if ![0, 7].contains(&i) {
+            assert_eq!(out.len(), 1, "datagram {i} carries data only: one datagram out");
+        }
+    }
+    slaves.assert_clean();
+    let refs: Vec<&[u8]> = datagrams.iter().map(Vec::as_slice).collect();
+    assert_eq!(sorted(&slaves.all_flows()), sorted(&direct(&refs)));
+    // v9: 10 + 6 x 5 records over 7 datagrams; IPFIX 4 x 4; v5 3 x 3: each slave got a turn
+    // of each exporter.
+    let counts = slaves.counts();
+    assert!(counts.iter().all(|c| *c > 0), "{counts:?}");
+    assert!(
+        spread(&counts) <= 10 + 4 + 3,
+        "within one datagram per exporter: {counts:?}"
+    );
+    let sampled = slaves
+        .all_flows()
+        .iter()
+        .filter(|f| f.observation_domain == 9)
+        .all(|f| f.sampling_interval == Some(512));
+    assert!(sampled, "every slave had the v9 sampling options");
+}

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::{DomainKey, Outputs, SplitReport, Splitter, domain};
+use super::{DomainKey, Outputs, SplitReport, Splitter, Spread, domain};
 use crate::error::{DecodeError, SplitError};
 use crate::relay::template_cache::{be16, be32, put16, put32};
 
@@ -61,8 +61,9 @@ pub(super) fn split(
         domain: engine,
     };
     let dom = domain(domains, cfg, *slaves, key, seq)?;
+    let chosen = (cfg.spread == Spread::Datagram && count > 0).then(|| dom.take_turn());
     for record in d[HEADER..].chunks_exact(RECORD).take(count) {
-        let s = dom.take_turn();
+        let s = chosen.unwrap_or_else(|| dom.take_turn());
         let m = &mut msgs[s];
         m.extend(out.arena(s), HEADER, record);
         m.flows += 1;
