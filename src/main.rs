@@ -6,6 +6,7 @@ mod config;
 mod control;
 mod control_admin;
 mod flow_sources;
+mod group_rebalance;
 mod master;
 mod master_admin;
 mod master_follow;

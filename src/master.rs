@@ -125,6 +125,10 @@ impl Master {
                 .merge(crate::flow_sources::routes(
                     Arc::clone(&flow_sources),
                     Arc::clone(&profiles),
+                ))
+                .merge(crate::group_rebalance::routes(
+                    Arc::clone(&cluster),
+                    Arc::clone(&control.registry),
                 ));
         // Layered over every route: a backup master takes no configuration change.
         let admin = match settings.control.follows() {

@@ -1,5 +1,6 @@
 //! The proxy's admin routes, on its metrics endpoint: `GET /assignments` (each exporter's
-//! slave) and `POST /rebalance?exporter=IP&slave=N` (move one exporter to slave N, an index into
+//! slave), `POST /rebalance/even` (even out the exporters over the slaves; the moves are
+//! answered) and `POST /rebalance?exporter=IP&slave=N` (move one exporter to slave N, an index into
 //! `slaves` of `GET /assignments`: `[distribution] slaves` at start, then the slaves added by the
 //! master's topology, in order; a removed slave keeps its index and is listed in `removed`).
 //!
@@ -47,6 +48,7 @@ pub fn routes(forwarder: Arc<Forwarder>) -> Router {
     Router::new()
         .route("/assignments", get(assignments))
         .route("/rebalance", post(rebalance))
+        .route("/rebalance/even", post(even_out))
         .with_state(forwarder)
 }
 
@@ -70,9 +72,21 @@ pub fn round_robin_routes(slaves: ingest::relay::SpreaderSlaves) -> Router {
         )
     };
     let listing = answer.clone();
+    let evening = answer.clone();
     Router::new()
         .route("/assignments", get(move || async move { listing() }))
         .route("/rebalance", post(move || async move { answer() }))
+        .route("/rebalance/even", post(move || async move { evening() }))
+}
+
+async fn even_out(
+    State(forwarder): State<Arc<Forwarder>>,
+) -> Result<Json<Vec<ingest::relay::Moved>>, (StatusCode, String)> {
+    tokio::task::spawn_blocking(move || forwarder.even_out())
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map(Json)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 async fn assignments(State(forwarder): State<Arc<Forwarder>>) -> Json<AssignmentsView> {

@@ -62,6 +62,15 @@ pub enum AdminCommand {
         #[arg(long)]
         slave: usize,
     },
+    /// Even out the exporters of a proxy group over its slaves (flow-source model), through
+    /// the master: it asks the group's proxy, which moves exporters losslessly.
+    RebalanceGroup {
+        /// The proxy group.
+        group: String,
+        /// The master's metrics/admin address.
+        #[arg(long)]
+        master: SocketAddr,
+    },
     /// Add a slave to the master's topology or remove one.
     #[command(subcommand)]
     Slave(super::admin_slave::SlaveCommand),
@@ -84,6 +93,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Rebalance { proxy, exporter, slave } => {
             (proxy, "POST", format!("/rebalance?exporter={exporter}&slave={slave}"))
         }
+        AdminCommand::RebalanceGroup { group, master } => (master, "POST", format!("/groups/{group}/rebalance")),
     };
     let is_cluster = path == "/cluster";
     let body = request(addr, method, &path, None)?;

@@ -451,3 +451,94 @@ fn a_proxy_follows_slaves_added_and_removed_on_the_master() -> anyhow::Result<()
     assert_eq!(exporters_on(&s1)?, on_s1, "s1 still gets nothing");
     Ok(())
 }
+
+/// `flowfold admin rebalance-group` through the master: a slave added to a group takes only new
+/// exporters, so the group is uneven until an operator evens it out; the master asks the
+/// group's proxy (found over the control plane), which moves half the exporters to the new
+/// slave without losing a flow.
+#[test]
+fn a_group_is_evened_out_through_the_master() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bin = flowfold();
+    let s1 = Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.211")?;
+    let s2 = Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.212")?;
+    let proxy_query = free_port("127.0.0.210")?;
+    let cluster = topology_toml(&[(
+        "site",
+        vec![GroupSpec {
+            name: "g1",
+            priority: 1,
+            proxy: Some(("p1", proxy_query.parse()?)),
+            slaves: vec![("s1", &s1)],
+        }],
+    )]);
+    let master = Master::start(bin, dir.path(), "127.0.0.214", &cluster)?;
+    let control = master.control.expect("the ready file names the control address");
+    let proxy_config = dir.path().join("p1.toml");
+    std::fs::write(
+        &proxy_config,
+        format!(
+            "name = \"p1\"\n[distribution]\nstate = \"{}\"\n[control]\nmasters = [\"{control}\"]\nheartbeat = \"200ms\"\n",
+            dir.path().join("p1/assignments.json").display()
+        ),
+    )?;
+    let (r1, r2) = (s1.ready.relays[0].to_string(), s2.ready.relays[0].to_string());
+    let proxy_config = proxy_config.to_string_lossy().into_owned();
+    let flags = ["--config", &proxy_config, "--flows", "127.0.0.210:0", "--slave", &r1];
+    let proxy =
+        flowfold_tests::master::ProxyNode::start_at(bin, dir.path(), "p1", "127.0.0.210", &proxy_query, &flags)?;
+    all_units_run_the_masters_version(&master, 1)?;
+    send(proxy.flows[0], 4, 4_000, "91", "127.0.6.1")?;
+    wait_for("the first flows on the master", Duration::from_secs(30), || {
+        (master_count(&master).ok()? == 4_000).then_some(())
+    })?;
+
+    let m = master.metrics.to_string();
+    admin(&[
+        "slave",
+        "add",
+        "s2",
+        "--master",
+        &m,
+        "--source-group",
+        "site",
+        "--proxy-group",
+        "g1",
+        "--query",
+        &s2.ready.query.to_string(),
+        "--relay",
+        &r2,
+    ])?;
+    wait_for("the proxy to know s2", Duration::from_secs(30), || {
+        flowfold_tests::http_body(proxy.http, "/assignments")
+            .ok()?
+            .contains(&r2)
+            .then_some(())
+    })?;
+    refused(
+        &["rebalance-group", "nope", "--master", &m],
+        "404",
+        "no proxy group nope",
+    )?;
+    let moves: Value = serde_json::from_str(&admin(&["rebalance-group", "g1", "--master", &m, "--json"])?)?;
+    let moves = moves.as_array().cloned().unwrap_or_default();
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    assert!(moves.iter().all(|m| m["from"] == 0 && m["to"] == 1), "{moves:?}");
+    let again: Value = serde_json::from_str(&admin(&["rebalance-group", "g1", "--master", &m, "--json"])?)?;
+    assert_eq!(again, serde_json::json!([]), "even already");
+
+    // The moved exporters' next flows go to s2; nothing is lost.
+    send(proxy.flows[0], 4, 4_000, "92", "127.0.6.1")?;
+    wait_for("every flow on the master", Duration::from_secs(30), || {
+        (master_count(&master).ok()? == 8_000).then_some(())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}: {:?}", master_count(&master)))?;
+    let mut moved: Vec<String> = moves
+        .iter()
+        .filter_map(|m| m["exporter"].as_str().map(str::to_string))
+        .collect();
+    moved.sort();
+    let on_s2: Vec<String> = exporters_on(&s2)?.into_keys().collect();
+    assert_eq!(on_s2, moved, "s2 holds the moved exporters' new flows");
+    Ok(())
+}

@@ -182,6 +182,23 @@ impl Forwarder {
         Ok(previous)
     }
 
+    /// Evens out the exporters over the active slaves (counts differ by at most one), each
+    /// move a [`rebalance`](Self::rebalance) (templates replayed, nothing lost); returns the
+    /// moves, none when they are even already.
+    pub fn even_out(&self) -> Result<Vec<Moved>, IngestError> {
+        let all = self.assignments.slaves();
+        let active_addresses = self.assignments.active_slaves();
+        let active: Vec<usize> = (0..all.len()).filter(|i| active_addresses.contains(&all[*i])).collect();
+        let moves = plan_even(&self.assignments.snapshot(), &active);
+        for m in &moves {
+            self.rebalance(m.exporter, m.to)?;
+        }
+        if !moves.is_empty() {
+            tracing::info!(moves = moves.len(), "exporters evened out over the slaves");
+        }
+        Ok(moves)
+    }
+
     /// Stops every thread (within one poll interval).
     pub fn shutdown(self) -> Result<(), IngestError> {
         let result = self.threads.stop();
@@ -428,5 +445,93 @@ impl Worker {
             }
         });
         last_error
+    }
+}
+
+/// One exporter moved by [`Forwarder::even_out`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Moved {
+    pub exporter: IpAddr,
+    /// Slave indices, as in [`Forwarder::slaves`].
+    pub from: usize,
+    pub to: usize,
+}
+
+/// The moves that leave the `active` slaves' exporter counts at most one apart: repeatedly the
+/// highest-addressed exporter of the most loaded slave (the lowest index on a tie) goes to the
+/// least loaded one. Exporters on slaves that are not active count for nothing and are not
+/// moved (retiring a slave moves them).
+pub fn plan_even(assignments: &[(IpAddr, usize)], active: &[usize]) -> Vec<Moved> {
+    let mut on: std::collections::BTreeMap<usize, Vec<IpAddr>> = active.iter().map(|s| (*s, Vec::new())).collect();
+    for (exporter, slave) in assignments {
+        if let Some(list) = on.get_mut(slave) {
+            list.push(*exporter);
+        }
+    }
+    for list in on.values_mut() {
+        list.sort();
+    }
+    let mut moves = Vec::new();
+    loop {
+        let most = on
+            .iter()
+            .max_by_key(|(s, l)| (l.len(), std::cmp::Reverse(**s)))
+            .map(|(s, _)| *s);
+        let least = on.iter().min_by_key(|(s, l)| (l.len(), **s)).map(|(s, _)| *s);
+        let (Some(most), Some(least)) = (most, least) else {
+            break;
+        };
+        if on[&most].len() <= on[&least].len() + 1 {
+            break;
+        }
+        let Some(exporter) = on.get_mut(&most).and_then(Vec::pop) else {
+            break;
+        };
+        on.entry(least).or_default().push(exporter);
+        moves.push(Moved {
+            exporter,
+            from: most,
+            to: least,
+        });
+    }
+    moves
+}
+
+#[cfg(test)]
+mod even_tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
+    #[test]
+    fn exporters_are_evened_out_over_the_active_slaves() {
+        let all_on_0: Vec<(IpAddr, usize)> = (1..=5).map(|i| (ip(i), 0)).collect();
+        let moves = plan_even(&all_on_0, &[0, 1, 2]);
+        assert_eq!(moves.len(), 3, "{moves:?}");
+        let mut counts = [5usize, 0, 0];
+        for m in &moves {
+            assert_eq!(m.from, 0);
+            counts[m.from] -= 1;
+            counts[m.to] += 1;
+        }
+        assert!(
+            counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+            "{counts:?}"
+        );
+        assert_eq!(moves[0].exporter, ip(5), "the highest address moves first");
+        assert!(plan_even(&[(ip(1), 0), (ip(2), 1)], &[0, 1]).is_empty(), "even already");
+        // A removed slave (index 1, not active) is neither a source nor a target.
+        let moves = plan_even(&[(ip(1), 0), (ip(2), 0), (ip(3), 0), (ip(4), 1)], &[0, 2]);
+        assert_eq!(
+            moves,
+            [Moved {
+                exporter: ip(3),
+                from: 0,
+                to: 2
+            }]
+        );
+        assert!(plan_even(&[], &[]).is_empty());
     }
 }

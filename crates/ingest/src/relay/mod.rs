@@ -46,7 +46,7 @@ mod test_packets;
 mod threads;
 
 pub use assignments::{Assignments, SlaveChange};
-pub use forwarder::{Forwarder, ForwarderConfig};
+pub use forwarder::{Forwarder, ForwarderConfig, Moved};
 pub use frame::{FrameError, decode_frame, encode_frame};
 pub use metrics::RelayMetrics;
 pub use split::{Outputs, SplitReport, Splitter, SplitterConfig, Spread};
