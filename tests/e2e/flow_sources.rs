@@ -5,8 +5,6 @@
 //! conflict (an exporter reported from two source groups), keeps the list in its catalog across
 //! a restart, and answers SQL on the new exporter's channel table.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use flowfold_tests::master::{GroupSpec, Master, topology_toml};
@@ -15,18 +13,8 @@ use flowfold_tests::wait_for;
 use serde_json::Value;
 
 use crate::flowfold;
+use crate::proxied_group::registered_slave;
 use crate::topology_admin::{admin, send};
-
-/// A slave registering with `control` as a member of proxy group `group`.
-fn registered(dir: &Path, name: &str, host: &str, control: SocketAddr, group: &str) -> anyhow::Result<Standalone> {
-    let config = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!("[control]\nmasters = [\"{control}\"]\ngroup = \"{group}\"\nheartbeat = \"200ms\"\n"),
-    )?;
-    let config = config.to_string_lossy().into_owned();
-    Standalone::start_slave_logged(flowfold(), &dir.join(name), name, host, &["--config", &config])
-}
 
 /// `GET /flow-sources` of the master, by exporter.
 fn flow_sources(master: &Master) -> anyhow::Result<Vec<Value>> {
@@ -65,7 +53,7 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
 
     // s1 joins ga by command (placed by name), s2 only says it is in gb (placed by its group),
     // s3 says a group the topology does not have.
-    let s1 = registered(dir.path(), "s1", "127.0.0.173", control, "ga")?;
+    let s1 = registered_slave(dir.path(), "s1", "127.0.0.173", &[control], Some("ga"))?;
     admin(&[
         "slave",
         "add",
@@ -79,8 +67,8 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
         "--query",
         &s1.ready.query.to_string(),
     ])?;
-    let s2 = registered(dir.path(), "s2", "127.0.0.174", control, "gb")?;
-    let s3 = registered(dir.path(), "s3", "127.0.0.175", control, "nowhere")?;
+    let s2 = registered_slave(dir.path(), "s2", "127.0.0.174", &[control], Some("gb"))?;
+    let s3 = registered_slave(dir.path(), "s3", "127.0.0.175", &[control], Some("nowhere"))?;
 
     send(s1.flow_addr(), 1, 1_000, "61", "127.0.11.1")?;
     send(s2.flow_addr(), 1, 1_500, "62", "127.0.12.1")?;

@@ -12,6 +12,7 @@ mod malformed;
 mod masters;
 mod nfdump_filters;
 mod profiles;
+mod proxied_group;
 mod proxy_distribution;
 mod proxy_edge_cases;
 mod proxy_round_robin;

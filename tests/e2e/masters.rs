@@ -5,8 +5,6 @@
 //! top-priority master; when that one dies, a slave that lists both masters fails over to the
 //! backup and runs the same configuration version, and queries go on.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use flowfold_tests::master::{GroupSpec, Master, topology_toml};
@@ -15,19 +13,8 @@ use flowfold_tests::wait_for;
 use serde_json::Value;
 
 use crate::flowfold;
+use crate::proxied_group::registered_slave;
 use crate::topology_admin::{admin, refused, send, units};
-
-/// A slave that registers with `masters`, in order.
-fn registered(dir: &Path, name: &str, host: &str, masters: &[SocketAddr]) -> anyhow::Result<Standalone> {
-    let config = dir.join(format!("{name}.toml"));
-    let list: Vec<String> = masters.iter().map(|m| format!("\"{m}\"")).collect();
-    std::fs::write(
-        &config,
-        format!("[control]\nmasters = [{}]\nheartbeat = \"200ms\"\n", list.join(", ")),
-    )?;
-    let config = config.to_string_lossy().into_owned();
-    Standalone::start_slave_logged(flowfold(), &dir.join(name), name, host, &["--config", &config])
-}
 
 fn count(master: &Master, sql: &str) -> Option<u64> {
     master.sql(sql).ok()?.first()?["n"].as_u64()
@@ -68,7 +55,7 @@ fn a_backup_master_follows_the_top_priority_master_and_takes_over_its_nodes() ->
         ),
     )?;
     let m2_control = m2.control.expect("the ready file names the control address");
-    let s1 = registered(dir.path(), "s1", "127.0.0.192", &[m1_control, m2_control])?;
+    let s1 = registered_slave(dir.path(), "s1", "127.0.0.192", &[m1_control, m2_control], None)?;
     admin(&[
         "slave",
         "add",

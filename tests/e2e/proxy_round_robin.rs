@@ -198,46 +198,17 @@ fn softflowd_through_a_round_robin_proxy_equals_the_capture() -> anyhow::Result<
 /// and its decoder saw no sequence gap.
 #[test]
 fn a_round_robin_proxy_gives_an_added_slave_the_templates_first() -> anyhow::Result<()> {
-    use flowfold_tests::master::{GroupSpec, Master, topology_toml};
-
     let dir = tempfile::tempdir()?;
     let bin = flowfold();
     let s1 = Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.181")?;
     let s2 = Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.182")?;
-    let proxy_query = std::net::TcpListener::bind("127.0.0.180:0")?.local_addr()?.to_string();
-    let cluster = topology_toml(&[(
-        "site",
-        vec![GroupSpec {
-            name: "g1",
-            priority: 1,
-            proxy: Some(("p1", proxy_query.parse()?)),
-            slaves: vec![("s1", &s1), ("s2", &s2)],
-        }],
-    )]);
-    let master = Master::start(bin, dir.path(), "127.0.0.184", &cluster)?;
-    let control = master.control.expect("the ready file names the control address");
-    let proxy_config = dir.path().join("p1.toml");
-    std::fs::write(
-        &proxy_config,
-        format!(
-            "name = \"p1\"\n[distribution]\nmodel = \"round-robin\"\nstate = \"{}\"\n\
-             [control]\nmasters = [\"{control}\"]\nheartbeat = \"200ms\"\n",
-            dir.path().join("p1/state.json").display()
-        ),
+    let crate::proxied_group::ProxiedGroup { master, proxy, .. } = crate::proxied_group::ProxiedGroup::start(
+        dir.path(),
+        "127.0.0.184",
+        "127.0.0.180",
+        "round-robin",
+        vec![("s1", &s1), ("s2", &s2)],
     )?;
-    let (r1, r2) = (s1.ready.relays[0].to_string(), s2.ready.relays[0].to_string());
-    let proxy_config = proxy_config.to_string_lossy().into_owned();
-    let flags = [
-        "--config",
-        &proxy_config,
-        "--flows",
-        "127.0.0.180:0",
-        "--slave",
-        &r1,
-        "--slave",
-        &r2,
-    ];
-    let proxy = ProxyNode::start_at(bin, dir.path(), "p1", "127.0.0.180", &proxy_query, &flags)?;
 
     // Templates and sampling options once, at the start; 3 s of flows.
     let truth = dir.path().join("truth.parquet");

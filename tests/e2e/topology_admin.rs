@@ -5,7 +5,6 @@
 //! restarted master runs the edited topology, not its configuration's.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use flowfold_tests::node::Standalone;
 use flowfold_tests::wait_for;
 use serde_json::Value;
 
+use crate::proxied_group::{ProxiedGroup, registered_slave, start_proxy};
 use crate::{flowfold, generate};
 
 /// Runs `flowfold admin ARGS` (failed or not).
@@ -103,17 +103,6 @@ pub fn master_count(master: &Master) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("no count"))
 }
 
-/// A slave registering with the master's control service at `control`.
-fn registered_slave(dir: &Path, name: &str, host: &str, control: SocketAddr) -> anyhow::Result<Standalone> {
-    let config = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!("[control]\nmasters = [\"{control}\"]\ngroup = \"g1\"\nheartbeat = \"200ms\"\n"),
-    )?;
-    let config = config.to_string_lossy().into_owned();
-    Standalone::start_slave_logged(flowfold(), &dir.join(name), name, host, &["--config", &config])
-}
-
 #[test]
 fn slaves_are_added_and_removed_on_a_running_master() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -132,7 +121,7 @@ fn slaves_are_added_and_removed_on_a_running_master() -> anyhow::Result<()> {
     let config = format!("[control]\nlisten = \"127.0.0.80:0\"\n{cluster}");
     let master = Master::start(bin, dir.path(), "127.0.0.80", &config)?;
     let control = master.control.expect("the ready file names the control address");
-    let s3 = registered_slave(dir.path(), "s3", "127.0.0.83", control)?;
+    let s3 = registered_slave(dir.path(), "s3", "127.0.0.83", &[control], Some("g1"))?;
     let v1 = all_units_run_the_masters_version(&master, 1)?;
 
     send(s1.flow_addr(), 1, 1_000, "41", "127.0.1.1")?;
@@ -238,54 +227,26 @@ fn exporters_on(node: &Standalone) -> anyhow::Result<std::collections::BTreeMap<
         .collect())
 }
 
-/// A free port on `host` for a listener that must be named before it starts (a proxy in the
-/// master's topology, whose control address it needs first).
-fn free_port(host: &str) -> anyhow::Result<String> {
-    let probe = std::net::TcpListener::bind(format!("{host}:0"))?;
-    Ok(probe.local_addr()?.to_string())
-}
-
 #[test]
 fn a_proxy_follows_slaves_added_and_removed_on_the_master() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let bin = flowfold();
     let s1 = Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.91")?;
     let s2 = Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.92")?;
-    let proxy_query = free_port("127.0.0.90")?;
-    let cluster = topology_toml(&[(
-        "site",
-        vec![GroupSpec {
-            name: "g1",
-            priority: 1,
-            proxy: Some(("p1", proxy_query.parse()?)),
-            slaves: vec![("s1", &s1), ("s2", &s2)],
-        }],
-    )]);
-    let config = format!("[control]\nlisten = \"127.0.0.94:0\"\n{cluster}");
-    let master = Master::start(bin, dir.path(), "127.0.0.94", &config)?;
-    let control = master.control.expect("the ready file names the control address");
-    let proxy_config = dir.path().join("p1.toml");
-    std::fs::write(
-        &proxy_config,
-        format!(
-            "name = \"p1\"\n[distribution]\nstate = \"{}\"\n[control]\nmasters = [\"{control}\"]\nheartbeat = \"200ms\"\n",
-            dir.path().join("p1/assignments.json").display()
-        ),
-    )?;
     let (r1, r2) = (s1.ready.relays[0].to_string(), s2.ready.relays[0].to_string());
-    let proxy_config = proxy_config.to_string_lossy().into_owned();
-    let proxy_flags = [
-        "--config",
-        &proxy_config,
-        "--flows",
-        "127.0.0.90:0",
-        "--slave",
-        &r1,
-        "--slave",
-        &r2,
-    ];
-    let proxy =
-        flowfold_tests::master::ProxyNode::start_at(bin, dir.path(), "p1", "127.0.0.90", &proxy_query, &proxy_flags)?;
+    let ProxiedGroup {
+        master,
+        proxy,
+        proxy_query,
+        proxy_flags,
+        ..
+    } = ProxiedGroup::start(
+        dir.path(),
+        "127.0.0.94",
+        "127.0.0.90",
+        "flow-source",
+        vec![("s1", &s1), ("s2", &s2)],
+    )?;
     let v1 = all_units_run_the_masters_version(&master, 1)?;
 
     // Four exporters through the proxy: two per slave.
@@ -433,8 +394,7 @@ fn a_proxy_follows_slaves_added_and_removed_on_the_master() -> anyhow::Result<()
         (on_remaining().ok()? == before + 2_000).then_some(())
     })?;
     proxy.kill()?;
-    let proxy =
-        flowfold_tests::master::ProxyNode::start_at(bin, dir.path(), "p1", "127.0.0.90", &proxy_query, &proxy_flags)?;
+    let proxy = start_proxy(dir.path(), "127.0.0.90", &proxy_query, &proxy_flags)?;
     let assignments: Value = serde_json::from_str(&flowfold_tests::http_body(proxy.http, "/assignments")?)?;
     assert_eq!(assignments["slaves"], serde_json::json!([r2, r3]), "{assignments}");
     assert_eq!(
@@ -462,31 +422,14 @@ fn a_group_is_evened_out_through_the_master() -> anyhow::Result<()> {
     let bin = flowfold();
     let s1 = Standalone::start_slave(bin, &dir.path().join("s1"), "s1", "127.0.0.211")?;
     let s2 = Standalone::start_slave(bin, &dir.path().join("s2"), "s2", "127.0.0.212")?;
-    let proxy_query = free_port("127.0.0.210")?;
-    let cluster = topology_toml(&[(
-        "site",
-        vec![GroupSpec {
-            name: "g1",
-            priority: 1,
-            proxy: Some(("p1", proxy_query.parse()?)),
-            slaves: vec![("s1", &s1)],
-        }],
-    )]);
-    let master = Master::start(bin, dir.path(), "127.0.0.214", &cluster)?;
-    let control = master.control.expect("the ready file names the control address");
-    let proxy_config = dir.path().join("p1.toml");
-    std::fs::write(
-        &proxy_config,
-        format!(
-            "name = \"p1\"\n[distribution]\nstate = \"{}\"\n[control]\nmasters = [\"{control}\"]\nheartbeat = \"200ms\"\n",
-            dir.path().join("p1/assignments.json").display()
-        ),
+    let r2 = s2.ready.relays[0].to_string();
+    let ProxiedGroup { master, proxy, .. } = ProxiedGroup::start(
+        dir.path(),
+        "127.0.0.214",
+        "127.0.0.210",
+        "flow-source",
+        vec![("s1", &s1)],
     )?;
-    let (r1, r2) = (s1.ready.relays[0].to_string(), s2.ready.relays[0].to_string());
-    let proxy_config = proxy_config.to_string_lossy().into_owned();
-    let flags = ["--config", &proxy_config, "--flows", "127.0.0.210:0", "--slave", &r1];
-    let proxy =
-        flowfold_tests::master::ProxyNode::start_at(bin, dir.path(), "p1", "127.0.0.210", &proxy_query, &flags)?;
     all_units_run_the_masters_version(&master, 1)?;
     send(proxy.flows[0], 4, 4_000, "91", "127.0.6.1")?;
     wait_for("the first flows on the master", Duration::from_secs(30), || {
