@@ -17,6 +17,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::error::PlannerError;
+use crate::store::store_error;
 use crate::topology::Topology;
 
 const SCHEMA: &str = "
@@ -91,13 +92,6 @@ pub struct FlowSource {
 #[derive(Debug)]
 pub struct FlowSourceStore {
     conn: Mutex<Connection>,
-}
-
-fn store_error(op: &'static str) -> impl FnOnce(rusqlite::Error) -> PlannerError {
-    move |e| PlannerError::Store {
-        op,
-        reason: e.to_string(),
-    }
 }
 
 impl FlowSourceStore {

@@ -34,7 +34,8 @@ pub struct TopologyStore {
     conn: Mutex<Connection>,
 }
 
-fn store_error(op: &'static str) -> impl FnOnce(rusqlite::Error) -> PlannerError {
+/// Maps a SQLite error of the catalog to [`PlannerError::Store`] naming `op`.
+pub(crate) fn store_error(op: &'static str) -> impl FnOnce(rusqlite::Error) -> PlannerError {
     move |e| PlannerError::Store {
         op,
         reason: e.to_string(),
