@@ -100,9 +100,13 @@ pub enum ForwarderKind {
     /// `flowfold proxy --model flow-source`: each exporter's datagrams, unchanged in a relay
     /// frame, to the one target that owns the exporter.
     FlowSource,
-    /// `flowfold proxy --model round-robin`: every exporter's records spread over all targets,
-    /// re-packed, in relay frames; templates to every target.
+    /// `flowfold proxy --model round-robin` (`spread = "datagram"`, the default): each
+    /// datagram's records to one target in turn, re-packed, in relay frames; templates to
+    /// every target.
     RoundRobin,
+    /// `flowfold proxy --model round-robin` with `spread = "record"`: every datagram's records
+    /// dealt over all targets one by one (one datagram per target per datagram).
+    RoundRobinRecord,
     /// nfdump's `nfcapd -R`: a collector (it also stores the flows) that repeats every datagram
     /// to every target.
     Nfcapd,
@@ -120,6 +124,7 @@ impl ForwarderKind {
         match self {
             ForwarderKind::FlowSource => "flowfold flow-source",
             ForwarderKind::RoundRobin => "flowfold round-robin",
+            ForwarderKind::RoundRobinRecord => "flowfold round-robin (by record)",
             ForwarderKind::Nfcapd => "nfcapd -R",
             ForwarderKind::Tee => "nfacctd tee (by exporter)",
             ForwarderKind::TeeCopy => "nfacctd tee (copy)",
@@ -128,7 +133,10 @@ impl ForwarderKind {
 
     /// Whether this is flowfold (the rest are the peers).
     pub fn is_flowfold(self) -> bool {
-        matches!(self, ForwarderKind::FlowSource | ForwarderKind::RoundRobin)
+        matches!(
+            self,
+            ForwarderKind::FlowSource | ForwarderKind::RoundRobin | ForwarderKind::RoundRobinRecord
+        )
     }
 
     /// Copies of each flow it should deliver with `targets` targets: a repeater duplicates, the
@@ -144,7 +152,8 @@ impl ForwarderKind {
     pub fn job(self) -> &'static str {
         match self {
             ForwarderKind::FlowSource => "each datagram once, to its exporter's target (framed)",
-            ForwarderKind::RoundRobin => "records split over the targets, re-packed (framed)",
+            ForwarderKind::RoundRobin => "each datagram's records to one target in turn, re-packed (framed)",
+            ForwarderKind::RoundRobinRecord => "records split over the targets, re-packed (framed)",
             ForwarderKind::Nfcapd => "every datagram to every target, and stores the flows",
             ForwarderKind::Tee => "each datagram once, to a target chosen by exporter",
             ForwarderKind::TeeCopy => "every datagram to every target",

@@ -46,7 +46,9 @@ impl Running {
         let mut last_error = None;
         for _ in 0..3 {
             let attempt = match kind {
-                ForwarderKind::FlowSource | ForwarderKind::RoundRobin => start_flowfold(kind, args, targets, dir, name),
+                ForwarderKind::FlowSource | ForwarderKind::RoundRobin | ForwarderKind::RoundRobinRecord => {
+                    start_flowfold(kind, args, targets, dir, name)
+                }
                 ForwarderKind::Nfcapd => start_peer(kind, nfcapd_command(args, targets, dir)?, dir, name),
                 ForwarderKind::Tee | ForwarderKind::TeeCopy => {
                     start_peer(kind, nfacctd_command(kind, args, targets, dir)?, dir, name)
@@ -154,15 +156,15 @@ fn start_flowfold(
 
 /// The proxy's configuration: one listener on loopback, the sinks as its slaves.
 pub fn proxy_toml(kind: ForwarderKind, recv_buffer: usize, targets: &[SocketAddr], state: &Path) -> String {
-    let model = if kind == ForwarderKind::RoundRobin {
-        "round-robin"
-    } else {
-        "flow-source"
+    let (model, spread) = match kind {
+        ForwarderKind::RoundRobin => ("round-robin", "datagram"),
+        ForwarderKind::RoundRobinRecord => ("round-robin", "record"),
+        _ => ("flow-source", "datagram"),
     };
     let slaves: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
     format!(
         "[ingest]\nlisten = [\"127.0.0.1:0\"]\nrecv_buffer = {recv_buffer}\n\
-         [distribution]\nmodel = \"{model}\"\nslaves = [{}]\nstate = \"{}\"\n\
+         [distribution]\nmodel = \"{model}\"\nspread = \"{spread}\"\nslaves = [{}]\nstate = \"{}\"\n\
          [query]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
         slaves.join(", "),
         state.display()
