@@ -151,5 +151,19 @@ fn a_backup_master_follows_the_top_priority_master_and_takes_over_its_nodes() ->
     })?;
     assert_eq!(count(&m2, https), Some(on_m1));
     assert_eq!(count(&m2, "SELECT count(*) AS n FROM flows"), Some(3_000));
+
+    // m1 comes back on its address: the slave goes back to it (it tries its first master every
+    // few heartbeats), and m1 runs its stored catalog.
+    let m1 = Master::start(
+        bin,
+        &m1_dir,
+        "127.0.0.190",
+        &format!("[control]\nlisten = \"{m1_control}\"\n{cluster}"),
+    )?;
+    wait_for("s1 back on m1", Duration::from_secs(30), || {
+        let view = units(&m1).ok()?;
+        (unit(&view, "s1")?["connected"] == true).then_some(())
+    })?;
+    assert_eq!(count(&m1, https), Some(on_m1), "m1 kept its profile");
     Ok(())
 }

@@ -20,6 +20,16 @@ use super::stored::StoredConfig;
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A node on a master other than its first tries the first every this many heartbeats.
+const RETURN_CHECK_HEARTBEATS: u32 = 5;
+
+/// Why a session ended without an error.
+enum Ended {
+    /// The master closed it.
+    ByMaster,
+    /// The node's first master answers again: the node goes back to it.
+    FirstIsBack,
+}
 
 /// Who the node is and where its masters are.
 #[derive(Debug, Clone)]
@@ -134,25 +144,39 @@ impl Session {
     async fn run(self) {
         let mut backoff = MIN_BACKOFF;
         let masters = self.settings.masters.clone();
+        let mut next = 0;
         loop {
-            for master in &masters {
-                let mut opened = false;
-                let result = self.session(master, &mut opened).await;
-                self.metrics.connected.set(0);
-                match result {
-                    Ok(()) => tracing::warn!(master = %master, "the master ended the control session"),
-                    Err(e) => {
-                        self.metrics.fail(e.reason());
-                        tracing::warn!(error = %e, retry_in = ?backoff, "no control session");
-                    }
+            let Some(master) = masters.get(next) else { return };
+            let mut opened = false;
+            let result = self.session(master, next > 0, &mut opened).await;
+            self.metrics.connected.set(0);
+            next = (next + 1) % masters.len();
+            match result {
+                Ok(Ended::ByMaster) => tracing::warn!(master = %master, "the master ended the control session"),
+                Ok(Ended::FirstIsBack) => {
+                    tracing::info!(master = %master, first = %masters[0], "the first master answers again: moving back to it");
+                    next = 0;
                 }
-                if opened {
-                    backoff = MIN_BACKOFF;
+                Err(e) => {
+                    self.metrics.fail(e.reason());
+                    tracing::warn!(error = %e, retry_in = ?backoff, "no control session");
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
+            if opened {
+                backoff = MIN_BACKOFF;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+    }
+
+    /// Whether the first master accepts a TCP connection now.
+    async fn first_answers(&self) -> bool {
+        let Some(first) = self.settings.masters.first() else {
+            return false;
+        };
+        let connect = tokio::net::TcpStream::connect(first.as_str());
+        matches!(tokio::time::timeout(Duration::from_secs(1), connect).await, Ok(Ok(_)))
     }
 
     fn version(&self) -> u64 {
@@ -176,7 +200,9 @@ impl Session {
     }
 
     /// One session with `master`, until it ends; `opened` is set once the master accepted it.
-    async fn session(&self, master: &str, opened: &mut bool) -> Result<(), ControlError> {
+    /// With `fallback` (a master after the first), every few heartbeats the first master is
+    /// tried, and the session ends once it answers, so the node goes back to it.
+    async fn session(&self, master: &str, fallback: bool, opened: &mut bool) -> Result<Ended, ControlError> {
         let transport = |reason: String| ControlError::Transport {
             master: master.to_string(),
             reason,
@@ -214,6 +240,9 @@ impl Session {
         tracing::info!(master = %master, version = self.version(), "control session open");
         let mut ticker = tokio::time::interval(self.settings.heartbeat);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first_check = tokio::time::interval(self.settings.heartbeat * RETURN_CHECK_HEARTBEATS);
+        first_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        first_check.tick().await;
         let mut reported: Option<BTreeSet<String>> = None;
         loop {
             tokio::select! {
@@ -222,7 +251,12 @@ impl Session {
                         self.apply(&config).await;
                     }
                     Some(_) => {}
-                    None => return Ok(()),
+                    None => return Ok(Ended::ByMaster),
+                },
+                _ = first_check.tick(), if fallback => {
+                    if self.first_answers().await {
+                        return Ok(Ended::FirstIsBack);
+                    }
                 },
                 _ = ticker.tick() => {
                     let stats = Arc::clone(&self.stats);
