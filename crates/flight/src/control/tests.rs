@@ -109,10 +109,7 @@ async fn a_node_registers_reports_and_runs_every_pushed_version() {
     // that acknowledges it.
     eventually("a heartbeat acknowledging version 1, and the exporters", || {
         let units = master.registry.snapshot();
-        units.len() == 1
-            && units[0].flows_stored == 7
-            && units[0].exporters.len() == 1
-            && units[0].config_version == 1
+        units.len() == 1 && units[0].flows_stored == 7 && units[0].exporters.len() == 1 && units[0].config_version == 1
     })
     .await;
     let unit = &master.registry.snapshot()[0];
