@@ -638,10 +638,41 @@ fn random_damage_never_panics_and_never_grows_a_datagram() {
         ),
         v5(0, 5),
     ];
-    let mut sp = Splitter::new(3, SplitterConfig::default());
+    for spread in [Spread::Record, Spread::Datagram] {
+        let cfg = SplitterConfig {
+            spread,
+            ..SplitterConfig::default()
+        };
+        damage(&mut rng, &bases, Splitter::new(3, cfg));
+    }
+}
+
+/// Splits 5,000 damaged copies of `bases`, changing the slaves now and then.
+fn damage(rng: &mut SmallRng, bases: &[Vec<u8>], mut sp: Splitter) {
     let mut slaves = Slaves::new(3);
     let mut out = Outputs::new();
-    for _ in 0..5000 {
+    for round in 0..5000 {
+        if round % 500 == 499 {
+            // Some slaves kept (in any order), some added, some gone.
+            let now = slaves.decoders.len();
+            let mut kept: Vec<usize> = (0..now).filter(|_| rng.random_bool(0.6)).collect();
+            kept.sort_by_key(|_| rng.random::<u32>());
+            let mut mapping: Vec<Option<usize>> = kept.into_iter().map(Some).collect();
+            mapping.extend((0..rng.random_range(0..3)).map(|_| None));
+            if mapping.is_empty() {
+                mapping.push(None);
+            }
+            sp.set_slaves(&mapping);
+            let mut old: Vec<Option<Decoder>> = std::mem::take(&mut slaves.decoders).into_iter().map(Some).collect();
+            slaves.decoders = mapping
+                .iter()
+                .map(|m| {
+                    m.and_then(|o| old[o].take())
+                        .unwrap_or_else(|| Decoder::new(DecoderConfig::default()))
+                })
+                .collect();
+            assert_eq!(sp.slaves(), slaves.decoders.len());
+        }
         let mut d = bases[rng.random_range(0..bases.len())].clone();
         for _ in 0..rng.random_range(0..4) {
             let i = rng.random_range(0..d.len());
@@ -654,6 +685,10 @@ fn random_damage_never_panics_and_never_grows_a_datagram() {
         if sp.split(source(), &d, &mut out).is_ok() {
             for (o, p) in out.iter() {
                 assert!(p.len() <= d.len(), "an output longer than its input");
+                assert!(
+                    o.slave < slaves.decoders.len(),
+                    "an output for a slave that is not there"
+                );
                 let _ = slaves.decoders[o.slave].decode(o.source.ip(), p, RECEIVED_MS, &mut Sink::default());
             }
         }
