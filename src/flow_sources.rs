@@ -4,7 +4,7 @@
 //! channel tables at once, so its live channel is a SQL table on the master as soon as it is
 //! reported. `GET /flow-sources` lists them (`flowfold admin source list`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use engine::profiles::ProfileCatalog;
 use flight::control::UnitRegistry;
-use planner::{ChannelCache, ClusterState, FlowSource, FlowSourceStore, SourceState};
+use planner::{ChannelCache, ClusterState, FlowSource, FlowSourceStore, Placement, SourceState};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -66,19 +66,36 @@ struct Change {
     new: bool,
 }
 
-/// Records every unit's exporters, placed in `topology`; returns the sources that are new or
-/// changed state.
+/// What was recorded last for each unit: its placement and its exporters.
+type Recorded = HashMap<String, (Option<Placement>, BTreeSet<String>)>;
+
+/// Records the exporters of every unit whose set or placement (in `topology`) changed since
+/// `recorded`; returns the sources that are new or changed state.
 fn record(
     store: &FlowSourceStore,
     units: &[flight::control::UnitView],
     topology: &planner::Topology,
+    recorded: &mut Recorded,
 ) -> Result<Vec<Change>, planner::PlannerError> {
+    let now = now_ms();
+    let changed: Vec<_> = units
+        .iter()
+        .filter(|u| !u.exporters.is_empty())
+        .map(|u| (u, topology.place_unit(&u.name, u.group.as_deref())))
+        .filter(|(u, placement)| {
+            recorded
+                .get(&u.name)
+                .is_none_or(|(p, e)| p != placement || *e != u.exporters)
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(Vec::new());
+    }
     let before: std::collections::BTreeMap<String, SourceState> =
         store.list()?.into_iter().map(|s| (s.exporter, s.state)).collect();
-    let now = now_ms();
-    for unit in units.iter().filter(|u| !u.exporters.is_empty()) {
-        let placement = topology.place_unit(&unit.name, unit.group.as_deref());
+    for (unit, placement) in changed {
         store.record(&unit.name, placement.as_ref(), &unit.exporters, now)?;
+        recorded.insert(unit.name.clone(), (placement, unit.exporters.clone()));
     }
     Ok(store
         .list()?
@@ -91,7 +108,11 @@ fn record(
         .collect())
 }
 
-/// Records every unit's reported exporters after each report, until the registry goes away.
+/// How often the discovery looks for a topology edit.
+const TOPOLOGY_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Records every unit's reported exporters after each report and after each topology edit,
+/// until the registry goes away.
 pub fn spawn_discovery(
     registry: Arc<UnitRegistry>,
     cluster: Arc<ClusterState>,
@@ -101,17 +122,37 @@ pub fn spawn_discovery(
 ) -> tokio::task::JoinHandle<()> {
     let mut reports = registry.exporter_reports();
     tokio::spawn(async move {
-        while reports.changed().await.is_ok() {
+        let mut recorded = Some(Recorded::new());
+        // A topology edit can place a unit that reported before: look again after one.
+        let mut topology_check = tokio::time::interval(TOPOLOGY_CHECK);
+        let mut placed_with = 0;
+        loop {
+            tokio::select! {
+                changed = reports.changed() => if changed.is_err() { break },
+                _ = topology_check.tick() => if cluster.versioned().0 == placed_with { continue },
+            }
             let units = registry.snapshot();
-            let topology = cluster.topology();
+            let (version, topology) = cluster.versioned();
+            placed_with = version;
             let store = Arc::clone(&store);
-            let recorded = tokio::task::spawn_blocking(move || record(&store, &units, &topology)).await;
-            let changes = match recorded {
-                Ok(Ok(changes)) => changes,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "recording reported flow sources failed");
-                    continue;
+            let mut last = recorded.take().unwrap_or_default();
+            let result = tokio::task::spawn_blocking(move || {
+                let changes = record(&store, &units, &topology, &mut last);
+                (changes, last)
+            })
+            .await;
+            let changes = match result {
+                Ok((changes, last)) => {
+                    recorded = Some(last);
+                    changes
                 }
+                Err(e) => Err(planner::PlannerError::Store {
+                    op: "record reported flow sources",
+                    reason: e.to_string(),
+                }),
+            };
+            let changes = match changes {
+                Ok(changes) => changes,
                 Err(e) => {
                     tracing::error!(error = %e, "recording reported flow sources failed");
                     continue;

@@ -127,6 +127,31 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
     let count = master.sql("SELECT count(*) AS n FROM exporter_127_0_11_1")?;
     assert_eq!(count[0]["n"].as_u64(), Some(1_000));
 
+    // s3 joins the topology by command: its exporter is placed at the next look (a topology
+    // edit is looked at without waiting for s3 to report again) and becomes a channel table.
+    admin(&[
+        "slave",
+        "add",
+        "s3",
+        "--master",
+        &master.metrics.to_string(),
+        "--source-group",
+        "site-b",
+        "--proxy-group",
+        "gb",
+        "--query",
+        &s3.ready.query.to_string(),
+    ])?;
+    wait_for("127.0.13.1 to be mapped", Duration::from_secs(30), || {
+        let list = flow_sources(&master).ok()?;
+        let three = list.iter().find(|s| s["exporter"] == "127.0.13.1")?;
+        (three["state"] == "mapped" && strings(&three["source_groups"]) == ["site-b"]).then_some(())
+    })?;
+    let count = wait_for("s3's channel table on the master", Duration::from_secs(30), || {
+        master.sql("SELECT count(*) AS n FROM exporter_127_0_13_1").ok()?[0]["n"].as_u64()
+    })?;
+    assert_eq!(count, 500);
+
     // The list is in the catalog: a restarted master (its units not yet back) still has it.
     let first_seen = one["first_seen_ms"].as_i64();
     drop(master);
