@@ -1,5 +1,5 @@
 //! NetFlow v5, v9 and IPFIX decoders: pure functions of bytes that append flows to a
-//! [`FlowSink`](crate::columns::FlowSink) (an [`engine::FlowBatchBuilder`], or the receive path's
+//! [`FlowSink`] (an [`engine::FlowBatchBuilder`], or the receive path's
 //! [`FlowColumns`](crate::columns::FlowColumns)).
 //!
 //! One [`Decoder`] per listener thread keeps the template and options state of every exporter

@@ -9,7 +9,7 @@
 //!
 //! There are no assignments: every exporter is on every slave, so nothing can be rebalanced.
 //!
-//! **Changing the slaves** ([`Spreader::set_slaves`], when the proxy follows its master's
+//! **Changing the slaves** ([`SpreaderSlaves::set`], when the proxy follows its master's
 //! topology): each thread picks the new list up before its next batch. A kept slave keeps its
 //! sequence counters; an added one first gets every template, options template and options
 //! record of every exporter the thread has seen (the thread's [`TemplateCache`], which follows

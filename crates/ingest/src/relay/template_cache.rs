@@ -17,7 +17,7 @@
 //!   sampling interval, the options data does.
 //! - the last header values (v9 `sys_uptime` and `unix_secs`, IPFIX export time), the last
 //!   sequence number and the sequence number expected next, tracked with the decoder's own
-//!   [`SeqState`].
+//!   `SeqState`.
 //!
 //! Flow data is never kept nor replayed, so a replay cannot add a flow: every flow is still
 //! stored once, by the one slave its datagram went to.
