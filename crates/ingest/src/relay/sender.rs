@@ -1,8 +1,16 @@
 //! Batched, non-blocking sending of relay frames (`sendmmsg`).
 //!
-//! Each message is two pieces gathered by the kernel: the 22-byte frame header, kept in the
+//! Each frame is two pieces gathered by the kernel: the 22-byte frame header, kept in the
 //! sender, and the payload, borrowed straight from the receive buffer. Nothing is copied and
 //! nothing is allocated per datagram.
+//!
+//! **UDP GSO**: within a batch, consecutive frames to the same target with the same length go
+//! out as one message with `UDP_SEGMENT` (up to [`MAX_SEGMENTS`] frames, [`MAX_GSO_BYTES`] in
+//! all), which the kernel cuts into the same datagrams: one trip down the send path instead of
+//! one per frame. The batch is ordered by target first, each target's frames in the order they
+//! were given (so an exporter's datagrams, templates before data, keep their order). A message
+//! the kernel refuses as GSO (a path MTU below the frame, no GSO support) is sent frame by
+//! frame; a kernel without UDP GSO turns it off for the sender.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -28,6 +36,13 @@ pub struct Outgoing<'a> {
     pub payload: &'a [u8],
 }
 
+/// Most frames in one GSO message.
+pub const MAX_SEGMENTS: usize = 64;
+/// Most bytes in one GSO message (below the 65,507 bytes of a UDP datagram).
+pub const MAX_GSO_BYTES: usize = 65_000;
+/// `UDP_SEGMENT` (linux/udp.h), the control message that sets a send's segment size.
+const UDP_SEGMENT: libc::c_int = 103;
+
 /// Sends relay frames to a fixed list of targets, up to [`BATCH`] per system call.
 pub struct BatchSender {
     socket: UdpSocket,
@@ -39,6 +54,18 @@ pub struct BatchSender {
     messages: Vec<libc::mmsghdr>,
     queued_targets: Vec<usize>,
     queued_tags: Vec<usize>,
+    /// Whether to send GSO messages (off after the kernel said it has no UDP GSO).
+    gso: bool,
+    /// The queued slots ordered by target (each target's in the given order).
+    order: Vec<usize>,
+    /// `iovecs` in that order: a GSO message's frames are consecutive here.
+    sorted: Vec<[libc::iovec; 2]>,
+    /// Per message: its first position in `order` and its frame count.
+    runs: Vec<(usize, usize)>,
+    /// Per message: its control buffer (the `UDP_SEGMENT` size), 8-byte aligned.
+    controls: Vec<[u64; 4]>,
+    /// Frames sent inside GSO messages so far.
+    gso_frames: u64,
 }
 
 // The raw pointers inside only point into the sender's own heap buffers (never resized), or,
@@ -89,7 +116,24 @@ impl BatchSender {
             messages: vec![zero_msg; BATCH],
             queued_targets: vec![0; BATCH],
             queued_tags: vec![0; BATCH],
+            gso: true,
+            order: Vec::with_capacity(BATCH),
+            sorted: vec![[zero_iov; 2]; BATCH],
+            runs: vec![(0, 0); BATCH],
+            controls: vec![[0; 4]; BATCH],
+            gso_frames: 0,
         })
+    }
+
+    /// Frames sent inside GSO messages so far.
+    pub fn gso_frames(&self) -> u64 {
+        self.gso_frames
+    }
+
+    /// Turns UDP GSO off (every frame its own message), as on a kernel without it.
+    pub fn without_gso(mut self) -> Self {
+        self.gso = false;
+        self
     }
 
     /// Appends a target (its index is the next one). An IPv6 target needs a socket opened
@@ -113,7 +157,8 @@ impl BatchSender {
     /// Sends every datagram as a frame without blocking, and reports each outcome to
     /// `report(tag, target, result)`: the datagram's [`Outgoing::tag`], its target, and the bytes
     /// sent or the error (a full send buffer is [`io::ErrorKind::WouldBlock`]). Datagrams with a
-    /// target out of range are reported as [`io::ErrorKind::InvalidInput`].
+    /// target out of range are reported as [`io::ErrorKind::InvalidInput`]. Each target's
+    /// datagrams are sent, and reported, in the order given; targets may interleave differently.
     pub fn send<'a>(
         &mut self,
         datagrams: impl IntoIterator<Item = Outgoing<'a>>,
@@ -134,9 +179,12 @@ impl BatchSender {
             if queued == 0 {
                 return;
             }
-            self.flush(queued, &mut report);
+            match self.gso {
+                true => self.flush_gso(queued, &mut report),
+                false => self.flush(queued, &mut report),
+            }
             // The payload pointers of this round die here: clear them before the borrow ends.
-            for iov in &mut self.iovecs[..queued] {
+            for iov in self.iovecs[..queued].iter_mut().chain(&mut self.sorted[..queued]) {
                 iov[1].iov_base = std::ptr::null_mut();
                 iov[1].iov_len = 0;
             }
@@ -168,6 +216,179 @@ impl BatchSender {
         msg.msg_hdr.msg_control = std::ptr::null_mut();
         msg.msg_hdr.msg_controllen = 0;
         msg.msg_hdr.msg_flags = 0;
+    }
+
+    /// The frame length of queued slot `slot`.
+    fn frame_len(&self, slot: usize) -> usize {
+        FRAME_HEADER_LEN + self.iovecs[slot][1].iov_len
+    }
+
+    /// Sends the `queued` slots as GSO messages (see the module doc).
+    fn flush_gso(&mut self, queued: usize, report: &mut impl FnMut(usize, usize, io::Result<usize>)) {
+        self.order.clear();
+        self.order.extend(0..queued);
+        let targets = &self.queued_targets;
+        self.order.sort_unstable_by_key(|&slot| (targets[slot], slot));
+        for (k, &slot) in self.order.iter().enumerate() {
+            self.sorted[k] = self.iovecs[slot];
+        }
+        let mut count = 0;
+        let mut k = 0;
+        while k < queued {
+            let first = self.order[k];
+            let (target, len) = (self.queued_targets[first], self.frame_len(first));
+            let mut n = 1;
+            while k + n < queued
+                && n < MAX_SEGMENTS
+                && (n + 1) * len <= MAX_GSO_BYTES
+                && self.queued_targets[self.order[k + n]] == target
+                && self.frame_len(self.order[k + n]) == len
+            {
+                n += 1;
+            }
+            self.runs[count] = (k, n);
+            let addr = &self.targets[target];
+            let msg = &mut self.messages[count];
+            msg.msg_len = 0;
+            msg.msg_hdr.msg_name = addr.as_ptr().cast_mut().cast();
+            msg.msg_hdr.msg_namelen = addr.len();
+            msg.msg_hdr.msg_iov = self.sorted[k].as_mut_ptr();
+            msg.msg_hdr.msg_iovlen = 2 * n;
+            msg.msg_hdr.msg_flags = 0;
+            if n > 1 {
+                let control = &mut self.controls[count];
+                msg.msg_hdr.msg_control = control.as_mut_ptr().cast();
+                // SAFETY: CMSG_SPACE of a u16 is 24 bytes, within the 32-byte aligned buffer.
+                unsafe {
+                    msg.msg_hdr.msg_controllen = libc::CMSG_SPACE(2) as usize;
+                    let cmsg = libc::CMSG_FIRSTHDR(&msg.msg_hdr);
+                    (*cmsg).cmsg_level = libc::SOL_UDP;
+                    (*cmsg).cmsg_type = UDP_SEGMENT;
+                    (*cmsg).cmsg_len = libc::CMSG_LEN(2) as usize;
+                    std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), len as u16);
+                }
+            } else {
+                msg.msg_hdr.msg_control = std::ptr::null_mut();
+                msg.msg_hdr.msg_controllen = 0;
+            }
+            count += 1;
+            k += n;
+        }
+        let mut start = 0;
+        while start < count {
+            // SAFETY: messages[start..count] point at live headers, iovecs, controls and targets
+            // owned by `self` and at payloads borrowed for the duration of `send`; the kernel
+            // only reads them (and writes `msg_len`).
+            let sent = unsafe {
+                libc::sendmmsg(
+                    self.socket.as_raw_fd(),
+                    self.messages.as_mut_ptr().add(start),
+                    (count - start) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if sent > 0 {
+                for m in start..start + sent as usize {
+                    let (_, n) = self.runs[m];
+                    if n > 1 {
+                        self.gso_frames += n as u64;
+                    }
+                    self.report_run(m, Ok(()), report);
+                }
+                start += sent as usize;
+                continue;
+            }
+            let err = if sent == 0 {
+                io::Error::other("sendmmsg sent nothing")
+            } else {
+                io::Error::last_os_error()
+            };
+            let (_, n) = self.runs[start];
+            match (err.kind(), err.raw_os_error()) {
+                (io::ErrorKind::Interrupted, _) => {}
+                (io::ErrorKind::WouldBlock, _) => {
+                    for m in start..count {
+                        self.report_run(m, Err(io::ErrorKind::WouldBlock), report);
+                    }
+                    return;
+                }
+                // The kernel refused the GSO message (MTU, no GSO): its frames one by one.
+                (_, Some(code))
+                    if n > 1
+                        && [
+                            libc::EINVAL,
+                            libc::EIO,
+                            libc::EMSGSIZE,
+                            libc::ENOPROTOOPT,
+                            libc::EOPNOTSUPP,
+                        ]
+                        .contains(&code) =>
+                {
+                    if [libc::ENOPROTOOPT, libc::EOPNOTSUPP].contains(&code) {
+                        tracing::warn!(error = %err, "no UDP GSO here: frames go one per message");
+                        self.gso = false;
+                    }
+                    let (first, n) = self.runs[start];
+                    for k in first..first + n {
+                        let slot = self.order[k];
+                        let result = self.send_one(k).map(|_| ());
+                        report(
+                            self.queued_tags[slot],
+                            self.queued_targets[slot],
+                            result.map(|()| self.frame_len(slot)),
+                        );
+                    }
+                    start += 1;
+                }
+                // Anything else belongs to the first message; carry on with the next.
+                _ => {
+                    let (first, n) = self.runs[start];
+                    for k in first..first + n {
+                        let slot = self.order[k];
+                        report(
+                            self.queued_tags[slot],
+                            self.queued_targets[slot],
+                            Err(io::Error::new(err.kind(), err.to_string())),
+                        );
+                    }
+                    start += 1;
+                }
+            }
+        }
+    }
+
+    /// Reports every frame of message `m` as sent, or as failed with `error`.
+    fn report_run(
+        &self,
+        m: usize,
+        outcome: Result<(), io::ErrorKind>,
+        report: &mut impl FnMut(usize, usize, io::Result<usize>),
+    ) {
+        let (first, n) = self.runs[m];
+        for &slot in &self.order[first..first + n] {
+            let result = outcome.map(|()| self.frame_len(slot)).map_err(io::Error::from);
+            report(self.queued_tags[slot], self.queued_targets[slot], result);
+        }
+    }
+
+    /// Sends the frame at position `k` of `sorted` alone.
+    fn send_one(&self, k: usize) -> io::Result<usize> {
+        let slot = self.order[k];
+        let addr = &self.targets[self.queued_targets[slot]];
+        // SAFETY: all-zero is a valid msghdr; it points at live buffers owned by `self` and at a
+        // payload borrowed for the duration of `send`, which the kernel only reads.
+        let sent = unsafe {
+            let mut msg: libc::msghdr = MaybeUninit::zeroed().assume_init();
+            msg.msg_name = addr.as_ptr().cast_mut().cast();
+            msg.msg_namelen = addr.len();
+            msg.msg_iov = self.sorted[k].as_ptr().cast_mut();
+            msg.msg_iovlen = 2;
+            libc::sendmsg(self.socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT)
+        };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sent as usize)
     }
 
     fn flush(&mut self, queued: usize, report: &mut impl FnMut(usize, usize, io::Result<usize>)) {
@@ -267,6 +488,7 @@ mod tests {
             }),
             |tag, target, result| outcomes.push((tag, target, result.unwrap())),
         );
+        outcomes.sort();
         assert_eq!(outcomes, [(10, 0, 25), (11, 1, 22), (12, 0, 1422)]);
 
         let mut buf = [0u8; 2048];
@@ -303,6 +525,57 @@ mod tests {
         for p in &payloads {
             let (n, _) = a.recv_from(&mut buf).unwrap();
             assert_eq!(decode_frame(&buf[..n]).unwrap().1, p);
+        }
+    }
+
+    /// Equal frames to one target go out as GSO messages and arrive as the same datagrams, each
+    /// target's in order, with or without GSO; a frame of another length starts a new message.
+    #[test]
+    fn runs_of_equal_frames_arrive_as_the_datagrams_they_were() {
+        for gso in [true, false] {
+            let (a, b) = (receiver(), receiver());
+            let targets = [a.local_addr().unwrap(), b.local_addr().unwrap()];
+            let tx = BatchSender::new(&targets, 4 << 20).unwrap();
+            let mut tx = if gso { tx } else { tx.without_gso() };
+            let source: SocketAddr = "192.0.2.7:2055".parse().unwrap();
+            // 150 frames (more than a batch): to a and b in turn, 1,400 bytes each, but every
+            // 10th to a is 300 bytes; each numbered in its first two bytes.
+            let payloads: Vec<Vec<u8>> = (0..150u16)
+                .map(|i| {
+                    let len = if i % 2 == 0 && i % 20 == 10 { 300 } else { 1400 };
+                    let mut p = vec![(i % 251) as u8; len];
+                    p[..2].copy_from_slice(&i.to_be_bytes());
+                    p
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            tx.send(
+                payloads.iter().enumerate().map(|(i, p)| Outgoing {
+                    tag: i,
+                    target: i % 2,
+                    source,
+                    payload: p,
+                }),
+                |tag, target, result| outcomes.push((tag, target, result.unwrap())),
+            );
+            outcomes.sort();
+            let want: Vec<(usize, usize, usize)> = payloads
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i, i % 2, FRAME_HEADER_LEN + p.len()))
+                .collect();
+            assert_eq!(outcomes, want, "gso {gso}");
+            // 75 frames to b, all 1,400 bytes: at least those went as GSO runs.
+            assert_eq!(tx.gso_frames() >= 75, gso, "{} frames in GSO messages", tx.gso_frames());
+            let mut buf = [0u8; 2048];
+            for (socket, parity) in [(&a, 0), (&b, 1)] {
+                for (i, p) in payloads.iter().enumerate().filter(|(i, _)| i % 2 == parity) {
+                    let (n, _) = socket.recv_from(&mut buf).unwrap();
+                    let (from, got) = decode_frame(&buf[..n]).unwrap();
+                    assert_eq!(from, source);
+                    assert_eq!(got, p.as_slice(), "frame {i} (gso {gso})");
+                }
+            }
         }
     }
 
