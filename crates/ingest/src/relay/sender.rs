@@ -179,10 +179,7 @@ impl BatchSender {
             if queued == 0 {
                 return;
             }
-            match self.gso {
-                true => self.flush_gso(queued, &mut report),
-                false => self.flush(queued, &mut report),
-            }
+            self.flush(queued, &mut report);
             // The payload pointers of this round die here: clear them before the borrow ends.
             for iov in self.iovecs[..queued].iter_mut().chain(&mut self.sorted[..queued]) {
                 iov[1].iov_base = std::ptr::null_mut();
@@ -206,16 +203,6 @@ impl BatchSender {
                 iov_len: d.payload.len(),
             },
         ];
-        let target = &self.targets[d.target];
-        let msg = &mut self.messages[slot];
-        msg.msg_len = 0;
-        msg.msg_hdr.msg_name = target.as_ptr().cast_mut().cast();
-        msg.msg_hdr.msg_namelen = target.len();
-        msg.msg_hdr.msg_iov = self.iovecs[slot].as_mut_ptr();
-        msg.msg_hdr.msg_iovlen = 2;
-        msg.msg_hdr.msg_control = std::ptr::null_mut();
-        msg.msg_hdr.msg_controllen = 0;
-        msg.msg_hdr.msg_flags = 0;
     }
 
     /// The frame length of queued slot `slot`.
@@ -223,8 +210,10 @@ impl BatchSender {
         FRAME_HEADER_LEN + self.iovecs[slot][1].iov_len
     }
 
-    /// Sends the `queued` slots as GSO messages (see the module doc).
-    fn flush_gso(&mut self, queued: usize, report: &mut impl FnMut(usize, usize, io::Result<usize>)) {
+    /// Sends the `queued` slots: runs of equal frames to one target as GSO messages (see the
+    /// module doc), every frame its own message without GSO.
+    fn flush(&mut self, queued: usize, report: &mut impl FnMut(usize, usize, io::Result<usize>)) {
+        let max_run = if self.gso { MAX_SEGMENTS } else { 1 };
         self.order.clear();
         self.order.extend(0..queued);
         let targets = &self.queued_targets;
@@ -239,7 +228,7 @@ impl BatchSender {
             let (target, len) = (self.queued_targets[first], self.frame_len(first));
             let mut n = 1;
             while k + n < queued
-                && n < MAX_SEGMENTS
+                && n < max_run
                 && (n + 1) * len <= MAX_GSO_BYTES
                 && self.queued_targets[self.order[k + n]] == target
                 && self.frame_len(self.order[k + n]) == len
@@ -389,59 +378,6 @@ impl BatchSender {
             return Err(io::Error::last_os_error());
         }
         Ok(sent as usize)
-    }
-
-    fn flush(&mut self, queued: usize, report: &mut impl FnMut(usize, usize, io::Result<usize>)) {
-        let mut start = 0;
-        while start < queued {
-            // SAFETY: messages[start..queued] point at live headers, iovecs and targets owned
-            // by `self` and at payloads borrowed for the duration of `send`; the kernel only
-            // reads them (and writes `msg_len`).
-            let sent = unsafe {
-                libc::sendmmsg(
-                    self.socket.as_raw_fd(),
-                    self.messages.as_mut_ptr().add(start),
-                    (queued - start) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if sent > 0 {
-                let end = start + sent as usize;
-                for slot in start..end {
-                    report(
-                        self.queued_tags[slot],
-                        self.queued_targets[slot],
-                        Ok(self.messages[slot].msg_len as usize),
-                    );
-                }
-                start = end;
-                continue;
-            }
-            let err = if sent == 0 {
-                io::Error::other("sendmmsg sent nothing")
-            } else {
-                io::Error::last_os_error()
-            };
-            match err.kind() {
-                io::ErrorKind::Interrupted => {}
-                // The socket's buffer is shared by all targets: the rest would fail alike.
-                io::ErrorKind::WouldBlock => {
-                    for slot in start..queued {
-                        report(
-                            self.queued_tags[slot],
-                            self.queued_targets[slot],
-                            Err(io::ErrorKind::WouldBlock.into()),
-                        );
-                    }
-                    return;
-                }
-                // Anything else belongs to the first message; carry on with the next.
-                _ => {
-                    report(self.queued_tags[start], self.queued_targets[start], Err(err));
-                    start += 1;
-                }
-            }
-        }
     }
 }
 
