@@ -13,7 +13,7 @@ use flowfold_tests::wait_for;
 use serde_json::Value;
 
 use crate::flowfold;
-use crate::proxied_group::registered_slave;
+use crate::proxied_group::{add_slave, registered_slave};
 use crate::topology_admin::{admin, send};
 
 /// `GET /flow-sources` of the master, by exporter.
@@ -54,19 +54,7 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
     // s1 joins ga by command (placed by name), s2 only says it is in gb (placed by its group),
     // s3 says a group the topology does not have.
     let s1 = registered_slave(dir.path(), "s1", "127.0.0.173", &[control], Some("ga"))?;
-    admin(&[
-        "slave",
-        "add",
-        "s1",
-        "--master",
-        &master.metrics.to_string(),
-        "--source-group",
-        "site-a",
-        "--proxy-group",
-        "ga",
-        "--query",
-        &s1.ready.query.to_string(),
-    ])?;
+    add_slave(&master, "s1", "site-a", "ga", &s1, false)?;
     let s2 = registered_slave(dir.path(), "s2", "127.0.0.174", &[control], Some("gb"))?;
     let s3 = registered_slave(dir.path(), "s3", "127.0.0.175", &[control], Some("nowhere"))?;
 
@@ -129,19 +117,7 @@ fn reported_exporters_are_mapped_to_source_groups_and_kept() -> anyhow::Result<(
 
     // s3 joins the topology by command: its exporter is placed at the next look (a topology
     // edit is looked at without waiting for s3 to report again) and becomes a channel table.
-    admin(&[
-        "slave",
-        "add",
-        "s3",
-        "--master",
-        &master.metrics.to_string(),
-        "--source-group",
-        "site-b",
-        "--proxy-group",
-        "gb",
-        "--query",
-        &s3.ready.query.to_string(),
-    ])?;
+    add_slave(&master, "s3", "site-b", "gb", &s3, false)?;
     wait_for("127.0.13.1 to be mapped", Duration::from_secs(30), || {
         let list = flow_sources(&master).ok()?;
         let three = list.iter().find(|s| s["exporter"] == "127.0.13.1")?;

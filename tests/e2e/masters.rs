@@ -13,7 +13,7 @@ use flowfold_tests::wait_for;
 use serde_json::Value;
 
 use crate::flowfold;
-use crate::proxied_group::registered_slave;
+use crate::proxied_group::{add_slave, registered_slave};
 use crate::topology_admin::{admin, refused, send, units};
 
 fn count(master: &Master, sql: &str) -> Option<u64> {
@@ -56,19 +56,7 @@ fn a_backup_master_follows_the_top_priority_master_and_takes_over_its_nodes() ->
     )?;
     let m2_control = m2.control.expect("the ready file names the control address");
     let s1 = registered_slave(dir.path(), "s1", "127.0.0.192", &[m1_control, m2_control], None)?;
-    admin(&[
-        "slave",
-        "add",
-        "s1",
-        "--master",
-        &m1.metrics.to_string(),
-        "--source-group",
-        "site",
-        "--proxy-group",
-        "g1",
-        "--query",
-        &s1.ready.query.to_string(),
-    ])?;
+    add_slave(&m1, "s1", "site", "g1", &s1, false)?;
 
     // m2 registers with m1 as a master and runs its version; so does the slave.
     let v1 = wait_for("m2 and s1 to run m1's version", Duration::from_secs(30), || {

@@ -101,3 +101,35 @@ pub fn registered_slave(
     let config = config.to_string_lossy().into_owned();
     Standalone::start_slave_logged(flowfold(), &dir.join(name), name, host, &["--config", &config])
 }
+
+/// `flowfold admin slave add NAME` on `master`: `node` joins proxy group `group` of source
+/// group `site`, with its relay address when `relay` (a group with a proxy needs it); the
+/// master's answer.
+pub fn add_slave(
+    master: &Master,
+    name: &str,
+    site: &str,
+    group: &str,
+    node: &Standalone,
+    relay: bool,
+) -> anyhow::Result<String> {
+    let (m, query) = (master.metrics.to_string(), node.ready.query.to_string());
+    let mut argv = vec![
+        "slave",
+        "add",
+        name,
+        "--master",
+        &m,
+        "--source-group",
+        site,
+        "--proxy-group",
+        group,
+        "--query",
+        &query,
+    ];
+    let relay_addr = node.ready.relays.first().map(ToString::to_string);
+    if relay {
+        argv.extend(["--relay", relay_addr.as_deref().unwrap_or_default()]);
+    }
+    crate::topology_admin::admin(&argv)
+}

@@ -238,22 +238,8 @@ fn a_round_robin_proxy_gives_an_added_slave_the_templates_first() -> anyhow::Res
     });
     std::thread::sleep(Duration::from_millis(1000));
     let s3 = Standalone::start_slave(bin, &dir.path().join("s3"), "s3", "127.0.0.183")?;
-    let (q3, r3) = (s3.ready.query.to_string(), s3.ready.relays[0].to_string());
-    crate::topology_admin::admin(&[
-        "slave",
-        "add",
-        "s3",
-        "--master",
-        &master.metrics.to_string(),
-        "--source-group",
-        "site",
-        "--proxy-group",
-        "g1",
-        "--query",
-        &q3,
-        "--relay",
-        &r3,
-    ])?;
+    let r3 = s3.ready.relays[0].to_string();
+    crate::proxied_group::add_slave(&master, "s3", "site", "g1", &s3, true)?;
     flowfold_tests::wait_for("the proxy to spread over s3", Duration::from_secs(30), || {
         // A round-robin proxy answers 409 there, naming its slaves now.
         flowfold_tests::http_get(proxy.http, "/assignments")

@@ -13,7 +13,7 @@ use flowfold_tests::node::Standalone;
 use flowfold_tests::wait_for;
 use serde_json::Value;
 
-use crate::proxied_group::{ProxiedGroup, registered_slave, start_proxy};
+use crate::proxied_group::{ProxiedGroup, add_slave, registered_slave, start_proxy};
 use crate::{flowfold, generate};
 
 /// Runs `flowfold admin ARGS` (failed or not).
@@ -135,19 +135,7 @@ fn slaves_are_added_and_removed_on_a_running_master() -> anyhow::Result<()> {
     // Add s3: the very next query reads it, and the edit is pushed as a new version.
     let m = master.metrics.to_string();
     let s3_query = s3.ready.query.to_string();
-    let said = admin(&[
-        "slave",
-        "add",
-        "s3",
-        "--master",
-        &m,
-        "--source-group",
-        "site",
-        "--proxy-group",
-        "g1",
-        "--query",
-        &s3_query,
-    ])?;
+    let said = add_slave(&master, "s3", "site", "g1", &s3, false)?;
     assert!(
         said.contains("slave s3 added to proxy group g1: topology version 2"),
         "{said}"
@@ -437,21 +425,7 @@ fn a_group_is_evened_out_through_the_master() -> anyhow::Result<()> {
     })?;
 
     let m = master.metrics.to_string();
-    admin(&[
-        "slave",
-        "add",
-        "s2",
-        "--master",
-        &m,
-        "--source-group",
-        "site",
-        "--proxy-group",
-        "g1",
-        "--query",
-        &s2.ready.query.to_string(),
-        "--relay",
-        &r2,
-    ])?;
+    add_slave(&master, "s2", "site", "g1", &s2, true)?;
     wait_for("the proxy to know s2", Duration::from_secs(30), || {
         flowfold_tests::http_body(proxy.http, "/assignments")
             .ok()?
