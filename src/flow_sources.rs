@@ -45,11 +45,8 @@ impl DiscoveryMetrics {
     }
 
     fn discovered(&self, state: SourceState) {
-        let state = serde_json::to_value(state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        self.discovered.get_or_create(&vec![("state".to_string(), state)]).inc();
+        let label = vec![("state".to_string(), state.name().to_string())];
+        self.discovered.get_or_create(&label).inc();
     }
 }
 

@@ -15,6 +15,13 @@ pub enum Format {
     Json,
 }
 
+/// Milliseconds since the epoch as RFC 3339 UTC text to the second (`None` before 1970).
+pub fn utc_seconds(ms: i64) -> Option<String> {
+    let ms = u64::try_from(ms).ok()?;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    Some(humantime::format_rfc3339_seconds(t).to_string())
+}
+
 /// Writes `batches` to stdout in `format`.
 pub fn print(batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
     let shown = batches

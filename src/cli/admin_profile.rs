@@ -244,14 +244,7 @@ fn render_profiles(set: &ProfileSet) -> String {
 
 /// A profile's time span and retention wishes, short (`-` when it has none).
 fn limits(profile: &engine::profiles::Profile) -> String {
-    let time = |ms: i64| {
-        u64::try_from(ms)
-            .map(|ms| {
-                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-                    .to_string()
-            })
-            .unwrap_or_else(|_| ms.to_string())
-    };
+    let time = |ms: i64| crate::output::utc_seconds(ms).unwrap_or_else(|| ms.to_string());
     let mut parts = Vec::new();
     if let Some(span) = profile.span {
         if let Some(start) = span.start_ms {

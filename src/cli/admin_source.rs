@@ -3,7 +3,6 @@
 //! ones (the `/sources` routes of a master or standalone node, see `profiles_admin.rs`).
 
 use std::net::IpAddr;
-use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
 use serde_json::Value;
@@ -87,8 +86,7 @@ fn render(sources: &Value) -> String {
         }
         let first = source["first_seen_ms"]
             .as_i64()
-            .and_then(|ms| u64::try_from(ms).ok())
-            .map(|ms| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string())
+            .and_then(crate::output::utc_seconds)
             .unwrap_or_default();
         out.push_str(&format!(
             "{:<40} {:<10} {:<20} {:<20} {:<24} {first}\n",

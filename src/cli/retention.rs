@@ -4,7 +4,7 @@
 //! passed since, by this run or a later one (the node's own retention thread, or another run).
 
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use engine::store::retention::{Action, RetentionReport, RetentionRun, enforce};
@@ -93,8 +93,7 @@ pub fn run(args: RetentionArgs) -> anyhow::Result<()> {
 
 /// A window start as RFC 3339 text.
 fn time(ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_seconds(t).to_string()
+    crate::output::utc_seconds(ms.max(0)).unwrap_or_default()
 }
 
 fn exporter_text(exporter: &[u8]) -> String {

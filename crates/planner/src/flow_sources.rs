@@ -70,6 +70,17 @@ pub enum SourceState {
     Conflict,
 }
 
+impl SourceState {
+    /// Its name in the listing and in metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceState::Mapped => "mapped",
+            SourceState::Unmapped => "unmapped",
+            SourceState::Conflict => "conflict",
+        }
+    }
+}
+
 /// One flow source as `GET /flow-sources` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowSource {

@@ -346,7 +346,7 @@ impl BatchSender {
         }
     }
 
-    /// Reports every frame of message `m` as sent, or as failed with `error`.
+    /// Reports every frame of message `m` as sent (`Ok`), or as failed with the error kind.
     fn report_run(
         &self,
         m: usize,

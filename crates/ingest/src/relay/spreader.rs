@@ -244,9 +244,10 @@ struct Counters {
 
 impl Counters {
     fn new(metrics: &RelayMetrics, slaves: &[SocketAddr]) -> Self {
+        let (per_slave, records) = Self::per_slave(metrics, slaves);
         Self {
-            slaves: slaves.iter().map(|s| metrics.slave(*s)).collect(),
-            records: slaves.iter().map(|s| metrics.records_to(*s)).collect(),
+            slaves: per_slave,
+            records,
             oversized: metrics.dropped(reason::OVERSIZED),
             unknown_family: metrics.dropped(reason::UNKNOWN_FAMILY),
             too_many_exporters: metrics.dropped(reason::TOO_MANY_EXPORTERS),
@@ -258,6 +259,14 @@ impl Counters {
             passed_through: metrics.passed_through.clone(),
             sequence_missing: metrics.sequence_missing.clone(),
         }
+    }
+
+    /// Each slave's counters and records counter, by position.
+    fn per_slave(metrics: &RelayMetrics, slaves: &[SocketAddr]) -> (Vec<SlaveCounters>, Vec<Counter>) {
+        (
+            slaves.iter().map(|s| metrics.slave(*s)).collect(),
+            slaves.iter().map(|s| metrics.records_to(*s)).collect(),
+        )
     }
 
     fn malformed(&self, kind: &str) {
@@ -378,9 +387,7 @@ impl Worker {
             .collect();
         self.splitter.set_slaves(&mapping);
         let addresses: Vec<SocketAddr> = active.iter().map(|t| self.targets[*t]).collect();
-        let kept = Counters::new(&self.metrics, &addresses);
-        self.counters.slaves = kept.slaves;
-        self.counters.records = kept.records;
+        (self.counters.slaves, self.counters.records) = Counters::per_slave(&self.metrics, &addresses);
         self.active = active;
         self.replay.clear();
         for (position, _) in mapping.iter().enumerate().filter(|(_, old)| old.is_none()) {
