@@ -7,7 +7,8 @@
 //! `.arrows` (the open window, an Arrow IPC stream: the write-ahead log), `.parquet` (sealed),
 //! `.parquet.tmp` (a seal in progress; deleted at recovery) and `.expired` (a retention marker:
 //! the sealed part of the same stem is expired, hidden from new snapshots and removed after the
-//! retention grace; see `store::retention`).
+//! retention grace; see `store::retention`), and `.rollup` (a summary of the sealed part of the
+//! same stem, `<stem>.<kind>.<first>.<last>.rollup`; see `rollup`).
 
 use std::fs;
 use std::io::ErrorKind;
@@ -96,12 +97,16 @@ pub enum FileKind {
     Wal,
     /// `.parquet`: a sealed window.
     Sealed,
-    /// `.parquet.tmp`: a seal in progress or interrupted.
+    /// `.parquet.tmp` or `.rollup.tmp`: a seal in progress or interrupted.
     SealTmp,
     /// `.expired`: a retention marker, not flow data. The sealed part with the same stem is
     /// expired: snapshots skip it, and retention removes it (then the marker) after its grace.
     /// It keeps its stem taken, so a new part of the window never reuses the name.
     Expired,
+    /// `.rollup`: a summary of the sealed part with the same stem (see [`crate::rollup`]). Its
+    /// full name also carries the rollup's kind and the part's time span
+    /// (`<stem>.<kind>.<first>.<last>.rollup`).
+    Rollup,
 }
 
 /// Classifies a file by its name; returns the kind and the window stem.
@@ -110,7 +115,13 @@ pub fn classify(path: &Path) -> Option<(FileKind, &str)> {
     if let Some(stem) = name.strip_suffix(".parquet.tmp") {
         return Some((FileKind::SealTmp, stem));
     }
+    if let Some(rest) = name.strip_suffix(".rollup.tmp") {
+        return Some((FileKind::SealTmp, rest.split_once('.')?.0));
+    }
     let (stem, ext) = name.rsplit_once('.')?;
+    if ext == crate::rollup::ROLLUP_EXT {
+        return Some((FileKind::Rollup, stem.split_once('.')?.0));
+    }
     match ext {
         WAL_EXT => Some((FileKind::Wal, stem)),
         SEALED_EXT => Some((FileKind::Sealed, stem)),
@@ -126,6 +137,7 @@ pub fn with_kind(stem_path: &Path, kind: FileKind) -> PathBuf {
         FileKind::Sealed => SEALED_EXT,
         FileKind::SealTmp => SEAL_TMP_EXT,
         FileKind::Expired => EXPIRED_EXT,
+        FileKind::Rollup => crate::rollup::ROLLUP_EXT,
     };
     let mut s = stem_path.as_os_str().to_os_string();
     s.push(".");
@@ -313,6 +325,10 @@ mod tests {
         assert_eq!(classify(Path::new("a/b.parquet")), Some((FileKind::Sealed, "b")));
         assert_eq!(classify(Path::new("a/b.expired")), Some((FileKind::Expired, "b")));
         assert_eq!(classify(Path::new("a/b.txt")), None);
+        assert_eq!(
+            classify(Path::new("a/b-1.src.5.9.rollup")),
+            Some((FileKind::Rollup, "b-1"))
+        );
         let stem = stem_path(p).unwrap();
         assert_eq!(
             with_kind(&stem, FileKind::Sealed),

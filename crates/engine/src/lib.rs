@@ -11,6 +11,7 @@ pub mod error;
 pub mod layout;
 #[cfg(feature = "sql")]
 pub mod profiles;
+pub mod rollup;
 pub mod schema;
 pub mod snapshot;
 #[cfg(feature = "sql")]

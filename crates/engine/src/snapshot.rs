@@ -13,7 +13,7 @@
 //! leave it out. Retention removes such a part only after its grace (at least the longest a
 //! query runs), so a query that listed a part before it was marked can still read it to the end.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -21,6 +21,7 @@ use arrow::array::RecordBatch;
 use crate::addr::Addr16;
 use crate::error::Result;
 use crate::layout::{FileKind, list_files_where, stem_path};
+use crate::rollup::{RollupFile, RollupKind};
 use crate::store::read_wal;
 
 /// The files and open-window batches that make up the flow table at one moment.
@@ -34,6 +35,9 @@ pub struct FlowSnapshot {
     pub bytes_skipped: u64,
     /// Logs skipped because they do not have the flow schema.
     pub bad_logs: usize,
+    /// Rollups seen while listing (of sealed parts, or of parts about to be sealed; a rollup is
+    /// only read with its part, see [`rollup_of`](Self::rollup_of)).
+    pub rollups: Vec<RollupFile>,
 }
 
 /// Which channels a snapshot covers.
@@ -96,6 +100,10 @@ impl FlowSnapshot {
         };
         let mut read_stems = HashSet::new();
         for (kind, path) in list_files_where(data_dir, |e| channels.keeps(e))? {
+            if kind == FileKind::Rollup {
+                snap.rollups.extend(RollupFile::parse(&path));
+                continue;
+            }
             let Some(stem) = stem_path(&path) else { continue };
             if kind != FileKind::Wal || first_stems.contains(&stem) {
                 continue;
@@ -121,6 +129,23 @@ impl FlowSnapshot {
         }
         snap.parquet_files.sort();
         Ok(snap)
+    }
+
+    /// The rollups of `kind` of each sealed part, in the order of
+    /// [`parquet_files`](Self::parquet_files): `None` for a part without exactly one (none
+    /// written, or two left by a crash; such a part is read from its flows).
+    pub fn rollups_of(&self, kind: RollupKind) -> Vec<Option<&RollupFile>> {
+        let mut by_stem: HashMap<&Path, Option<&RollupFile>> = HashMap::new();
+        for r in self.rollups.iter().filter(|r| r.kind == kind) {
+            by_stem
+                .entry(r.stem_path.as_path())
+                .and_modify(|seen| *seen = None)
+                .or_insert(Some(r));
+        }
+        self.parquet_files
+            .iter()
+            .map(|p| stem_path(p).and_then(|stem| by_stem.get(stem.as_path()).copied().flatten()))
+            .collect()
     }
 
     /// Rows in the open-window batches.

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod channels;
 pub mod functions;
 pub mod nfdump_filter;
+pub mod rollup;
 pub mod session;
 pub mod table;
 #[cfg(test)]

@@ -13,6 +13,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::{CATALOG, FlowCatalog, LIVE_SCHEMA};
 use super::functions::register_flow_functions;
+use super::rollup::UseRollups;
 use crate::error::Result;
 use crate::profiles::ProfileCatalog;
 
@@ -28,6 +29,8 @@ pub struct QueryResources {
     pub max_spill_bytes: u64,
     /// Threads a query's plan is split across (0: the number of cores).
     pub target_partitions: usize,
+    /// Answer aggregations over whole windows from the rollups (see [`super::rollup`]).
+    pub rollups: bool,
 }
 
 impl Default for QueryResources {
@@ -37,6 +40,7 @@ impl Default for QueryResources {
             spill_dir: None,
             max_spill_bytes: 64 << 30,
             target_partitions: 0,
+            rollups: true,
         }
     }
 }
@@ -49,6 +53,9 @@ pub fn flow_session(
     profiles: Option<Arc<ProfileCatalog>>,
 ) -> Result<SessionContext> {
     let ctx = SessionContext::new_with_config_rt(query_config(resources), query_runtime(resources)?);
+    if resources.rollups {
+        ctx.add_optimizer_rule(Arc::new(UseRollups));
+    }
     let catalog = FlowCatalog::new(data_dir);
     let catalog = match profiles {
         Some(profiles) => catalog.with_profiles(profiles),

@@ -49,7 +49,13 @@ impl FlowsTable {
         }
     }
 
-    async fn snapshot(&self, channels: Channels) -> datafusion::error::Result<FlowSnapshot> {
+    /// The channels the table reads.
+    pub(crate) fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// A snapshot of `channels` of the table's data directory.
+    pub(crate) async fn snapshot(&self, channels: Channels) -> datafusion::error::Result<FlowSnapshot> {
         let dir = self.data_dir.clone();
         tokio::task::spawn_blocking(move || FlowSnapshot::take_channels(&dir, &channels))
             .await
@@ -59,7 +65,7 @@ impl FlowsTable {
 }
 
 /// The sealed files of a snapshot as a listing table (`None` if there are none).
-fn sealed_table(files: &[PathBuf]) -> datafusion::error::Result<Option<ListingTable>> {
+pub(crate) fn sealed_table(files: &[PathBuf]) -> datafusion::error::Result<Option<ListingTable>> {
     if files.is_empty() {
         return Ok(None);
     }
@@ -75,7 +81,7 @@ fn sealed_table(files: &[PathBuf]) -> datafusion::error::Result<Option<ListingTa
 }
 
 /// The open batches of a snapshot spread over up to `partitions` partitions.
-fn open_table(snapshot: FlowSnapshot, partitions: usize) -> datafusion::error::Result<MemTable> {
+pub(crate) fn open_table(snapshot: FlowSnapshot, partitions: usize) -> datafusion::error::Result<MemTable> {
     let parts = partitions.clamp(1, snapshot.open_batches.len().max(1));
     let mut partitioned = vec![Vec::new(); parts];
     for (i, batch) in snapshot.open_batches.into_iter().enumerate() {

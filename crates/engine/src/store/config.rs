@@ -43,6 +43,10 @@ pub struct StoreConfig {
     pub zstd_level: i32,
     /// Maximum rows per Parquet row group (default 262,144: one row group per full segment).
     pub row_group_rows: usize,
+    /// Write rollups (per-part summaries by source, destination and service) beside each sealed
+    /// part, which queries over whole windows read instead of the flows (default on; see
+    /// [`crate::rollup`]).
+    pub rollups: bool,
     /// Windows that may wait for the seal thread before `append` blocks (default 64).
     pub seal_queue: usize,
     /// Flows whose `flow_start` lies more than this before the moment they are stored are
@@ -64,6 +68,7 @@ impl Default for StoreConfig {
             sort: SortKey::default(),
             zstd_level: 1,
             row_group_rows: 1 << 18,
+            rollups: true,
             seal_queue: 64,
             max_lateness: Duration::from_secs(30 * 24 * 3600),
             max_lead: Duration::from_secs(3600),

@@ -79,6 +79,10 @@ pub struct StoreStats {
     pub rows_sealed: u64,
     /// Bytes of Parquet written by the seal thread.
     pub parquet_bytes: u64,
+    /// Bytes of rollups written by the seal thread (beside the Parquet bytes).
+    pub rollup_bytes: u64,
+    /// Rollups that could not be written (their parts are read from their flows).
+    pub rollup_errors: u64,
     /// Seals that failed (their logs stay and are sealed at the next open).
     pub seal_errors: u64,
     /// Times `append` or `maintain` waited for a full seal queue.
@@ -129,6 +133,7 @@ impl FlowStore {
             sort: cfg.sort,
             zstd_level: cfg.zstd_level,
             row_group_rows: cfg.row_group_rows,
+            rollups: cfg.rollups,
         };
         ensure_dir(&crate::layout::flows_root(&cfg.data_dir))?;
         let report = recovery::recover(&cfg.data_dir, &settings)?;
@@ -302,6 +307,8 @@ impl FlowStore {
             windows_sealed: c.sealed.load(Ordering::Relaxed),
             rows_sealed: c.rows.load(Ordering::Relaxed),
             parquet_bytes: c.parquet_bytes.load(Ordering::Relaxed),
+            rollup_bytes: c.rollup_bytes.load(Ordering::Relaxed),
+            rollup_errors: c.rollup_errors.load(Ordering::Relaxed),
             seal_errors: c.errors.load(Ordering::Relaxed),
             seal_queue_waits: c.queue_full_waits.load(Ordering::Relaxed),
             last_seal_error: c.last_error.lock().ok().and_then(|e| e.clone()),

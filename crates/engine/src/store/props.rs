@@ -92,6 +92,7 @@ mod tests {
             sort: SortKey::FlowStart,
             zstd_level: 1,
             row_group_rows: 1 << 18,
+            rollups: true,
         }
     }
 

@@ -3,7 +3,7 @@
 use super::seal::{SealSettings, seal_file};
 use super::wal::WalReadBuffer;
 use crate::error::{EngineError, Result};
-use crate::layout::{FileKind, list_files};
+use crate::layout::{FileKind, list_files, stem_path, with_kind};
 use std::path::Path;
 
 /// What recovery found and did.
@@ -19,8 +19,10 @@ pub struct RecoveryReport {
     pub windows_sealed: usize,
     /// Logs deleted because their Parquet file already existed (crash between rename and delete).
     pub duplicates_removed: usize,
-    /// Stray `.parquet.tmp` files deleted.
+    /// Stray `.parquet.tmp` and `.rollup.tmp` files deleted.
     pub tmp_removed: usize,
+    /// Rollups deleted because their part is gone.
+    pub rollups_removed: usize,
     /// Logs without the flow schema, set aside as `.arrows.bad`.
     pub bad_files: usize,
 }
@@ -29,6 +31,7 @@ pub struct RecoveryReport {
 pub(crate) fn recover(data_dir: &Path, settings: &SealSettings) -> Result<RecoveryReport> {
     let mut report = RecoveryReport::default();
     let mut reader = WalReadBuffer::default();
+    let mut rollups = Vec::new();
     for (kind, path) in list_files(data_dir)? {
         match kind {
             FileKind::SealTmp => {
@@ -48,8 +51,18 @@ pub(crate) fn recover(data_dir: &Path, settings: &SealSettings) -> Result<Recove
                         "recovered a torn write-ahead log");
                 }
             }
+            FileKind::Rollup => rollups.push(path),
             // Retention markers are retention's business (a marker never shares a stem with a log).
             FileKind::Sealed | FileKind::Expired => {}
+        }
+    }
+    // Rollups whose part is gone: written by a seal that crashed before its rename (and was not
+    // sealed again with the same span), or left by a retention run that stopped half-way.
+    for path in rollups {
+        let Some(stem) = stem_path(&path) else { continue };
+        if !with_kind(&stem, FileKind::Sealed).exists() {
+            std::fs::remove_file(&path).map_err(EngineError::io("remove stray rollup", &path))?;
+            report.rollups_removed += 1;
         }
     }
     Ok(report)

@@ -18,6 +18,8 @@ pub(crate) struct SealCounters {
     pub sealed: AtomicU64,
     pub rows: AtomicU64,
     pub parquet_bytes: AtomicU64,
+    pub rollup_bytes: AtomicU64,
+    pub rollup_errors: AtomicU64,
     pub bytes_cut: AtomicU64,
     pub errors: AtomicU64,
     pub queue_full_waits: AtomicU64,
@@ -121,6 +123,10 @@ fn run(rx: Receiver<PathBuf>, settings: SealSettings, counters: &SealCounters) {
                     .parquet_bytes
                     .fetch_add(outcome.parquet_bytes, Ordering::Relaxed);
                 counters.bytes_cut.fetch_add(outcome.bytes_cut, Ordering::Relaxed);
+                counters.rollup_bytes.fetch_add(outcome.rollup_bytes, Ordering::Relaxed);
+                counters
+                    .rollup_errors
+                    .fetch_add(outcome.rollup_errors, Ordering::Relaxed);
             }
             Err(err) => counters.record_error(&err),
         }

@@ -103,3 +103,33 @@ fn a_log_of_garbage_is_cut_not_fatal() {
     store.close().unwrap();
     assert!(files(dir.path(), FileKind::Wal).is_empty());
 }
+
+#[test]
+fn rollups_are_written_per_part_and_strays_are_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = FlowStore::open(config(dir.path())).unwrap();
+    store.append(&flows(1, T0, 10, 300)).unwrap();
+    store.append(&flows(2, T0, 10, 100)).unwrap();
+    let closed = store.close().unwrap();
+    let sealed = files(dir.path(), FileKind::Sealed);
+    let rollups = files(dir.path(), FileKind::Rollup);
+    assert_eq!(sealed.len(), 2);
+    assert_eq!(rollups.len(), 3 * sealed.len(), "{rollups:?}");
+    let on_disk: u64 = rollups
+        .iter()
+        .map(|p| std::fs::metadata(dir.path().join(p)).unwrap().len())
+        .sum();
+    assert_eq!(closed.stats.rollup_bytes, on_disk);
+    // A rollup whose part is gone (a seal that crashed before its rename, then sealed again
+    // with another span), and a rollup being written when the node died.
+    let kept = dir.path().join(&rollups[0]);
+    let stray = kept.with_file_name(kept.file_name().unwrap().to_str().unwrap().replacen('Z', "Z-7", 1));
+    std::fs::copy(&kept, &stray).unwrap();
+    let tmp = stray.with_extension("rollup.tmp");
+    std::fs::write(&tmp, b"half").unwrap();
+    let (store, report) = FlowStore::open(config(dir.path())).unwrap();
+    assert_eq!((report.rollups_removed, report.tmp_removed), (1, 1));
+    assert!(!stray.exists() && !tmp.exists() && kept.exists());
+    assert_eq!(files(dir.path(), FileKind::Rollup), rollups);
+    store.close().unwrap();
+}

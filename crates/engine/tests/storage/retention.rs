@@ -130,6 +130,13 @@ async fn age_removes_exactly_the_old_windows_and_keeps_open_logs() {
     assert_eq!((three.files_removed(), three.oldest_kept_ms), (0, Some(old)));
 
     assert_eq!(files(dir, FileKind::Wal), logs_before, "open logs are never removed");
+    let sealed = files(dir, FileKind::Sealed);
+    let rollups = files(dir, FileKind::Rollup);
+    assert_eq!(rollups.len(), 3 * sealed.len(), "a removed part's rollups go with it");
+    for rollup in &rollups {
+        let stem = engine::layout::stem_path(rollup).unwrap();
+        assert!(sealed.contains(&engine::layout::with_kind(&stem, FileKind::Sealed)));
+    }
     let old_date = |e: u8| {
         engine::layout::partition_dir(dir, &exporter(e), old)
             .unwrap()

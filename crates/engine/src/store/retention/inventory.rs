@@ -147,6 +147,8 @@ fn walk(dir: &Path, channel: &mut Channel, issues: &mut Vec<RetentionIssue>) {
         let window = channel.windows.entry(name.start_ms).or_default();
         match kind {
             FileKind::Wal | FileKind::SealTmp => window.busy = true,
+            // Removed with their part (`remove`); their bytes are not counted.
+            FileKind::Rollup => {}
             FileKind::Expired => {
                 markers.insert(stem, name.start_ms);
             }

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use super::decide::Due;
 use super::report::{FreedWindow, IssueKind, RetentionIssue};
-use crate::layout::{flows_root, sync_dir};
+use crate::layout::{flows_root, stem_path, sync_dir};
+use crate::rollup::RollupFile;
 
 /// Deletes the parts of every due window; returns what was freed, by due window.
 pub(crate) fn remove(data_dir: &Path, due: &[Due], issues: &mut Vec<RetentionIssue>) -> Vec<FreedWindow> {
@@ -40,6 +41,7 @@ pub(crate) fn remove(data_dir: &Path, due: &[Due], issues: &mut Vec<RetentionIss
                     continue;
                 }
             }
+            remove_rollups(&part.path, issues);
             match fs::remove_file(&part.marker) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -58,6 +60,25 @@ pub(crate) fn remove(data_dir: &Path, due: &[Due], issues: &mut Vec<RetentionIss
     }
     prune(&flows_root(data_dir), touched, issues);
     freed
+}
+
+/// Removes the rollups of the sealed part at `path` (derived data: a failure is an issue, and a
+/// rollup left behind is never read without its part, and is removed at the next open).
+fn remove_rollups(path: &Path, issues: &mut Vec<RetentionIssue>) {
+    let (Some(dir), Some(stem)) = (path.parent(), stem_path(path)) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let rollup = entry.path();
+        if RollupFile::parse(&rollup).is_some_and(|r| r.stem_path == stem) {
+            match fs::remove_file(&rollup) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => issues.push(RetentionIssue::io(IssueKind::Remove, "remove rollup", &rollup, e)),
+            }
+        }
+    }
 }
 
 /// What [`remove`] would free, touching nothing.

@@ -1,0 +1,157 @@
+//! The optimizer rule that answers aggregations from rollups.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::Transformed;
+use datafusion::error::Result;
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
+use datafusion::logical_expr::{Aggregate, Expr, Filter, LogicalPlan, TableScan, TableScanBuilder, col};
+use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
+
+use super::bounds::is_time_bound;
+use super::table::RollupTable;
+use crate::rollup::{FLOWS_COL, RollupKind};
+use crate::schema::col as flow_col;
+use crate::sql::table::FlowsTable;
+
+/// Rewrites `Aggregate(count(*), sum(bytes), sum(packets) GROUP BY <rollup keys>)` over
+/// `[Projection] [Filter] TableScan(flows)` into the same aggregate of the rollup's sums over a
+/// [`RollupTable`], when every column the query reads outside the sums is a key of one rollup
+/// kind (or `exporter`), and every condition on `flow_start` compares it with a timestamp. The
+/// output columns keep their names and types.
+#[derive(Debug, Default)]
+pub struct UseRollups;
+
+impl OptimizerRule for UseRollups {
+    fn name(&self) -> &str {
+        "use_rollups"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::BottomUp)
+    }
+
+    fn supports_rewrite(&self) -> bool {
+        true
+    }
+
+    fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
+        let LogicalPlan::Aggregate(aggregate) = &plan else {
+            return Ok(Transformed::no(plan));
+        };
+        Ok(match rollup_aggregate(aggregate)? {
+            Some(rewritten) => Transformed::yes(rewritten),
+            None => Transformed::no(plan),
+        })
+    }
+}
+
+/// The scan below an aggregate and the conditions on its rows, if the path between them is only
+/// column projections and filters.
+fn scan_below(mut plan: &LogicalPlan) -> Option<(&TableScan, Vec<Expr>)> {
+    let mut conditions: Vec<Expr> = Vec::new();
+    loop {
+        match plan {
+            LogicalPlan::Projection(p) if p.expr.iter().all(|e| matches!(e, Expr::Column(_))) => plan = &p.input,
+            LogicalPlan::Filter(Filter { predicate, input, .. }) => {
+                conditions.extend(split_conjunction(predicate).into_iter().cloned());
+                plan = input;
+            }
+            LogicalPlan::TableScan(scan) => {
+                for f in &scan.filters {
+                    conditions.extend(split_conjunction(f).into_iter().cloned());
+                }
+                let mut seen = HashSet::new();
+                conditions.retain(|c| seen.insert(c.clone()));
+                return Some((scan, conditions));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// What one aggregate of the query becomes over a rollup.
+fn over_rollup(expr: &Expr) -> Option<Expr> {
+    let Expr::AggregateFunction(AggregateFunction { func, params }) = expr else {
+        return None;
+    };
+    if params.distinct || params.filter.is_some() || !params.order_by.is_empty() || params.null_treatment.is_some() {
+        return None;
+    }
+    match (func.name(), params.args.as_slice()) {
+        ("count", [Expr::Literal(ScalarValue::Int64(Some(1)), _)]) => Some(sum(col(FLOWS_COL))),
+        ("sum", [Expr::Column(c)]) if c.name == flow_col::BYTES || c.name == flow_col::PACKETS => {
+            Some(sum(col(c.name.as_str())))
+        }
+        _ => None,
+    }
+}
+
+fn rollup_aggregate(aggregate: &Aggregate) -> Result<Option<LogicalPlan>> {
+    let Some((scan, conditions)) = scan_below(&aggregate.input) else {
+        return Ok(None);
+    };
+    if scan.fetch.is_some() {
+        return Ok(None);
+    }
+    let Ok(provider) = source_as_provider(&scan.source) else {
+        return Ok(None);
+    };
+    let Some(flows) = provider.downcast_ref::<FlowsTable>() else {
+        return Ok(None);
+    };
+    if aggregate.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_))) {
+        return Ok(None);
+    }
+    let mut sums = Vec::with_capacity(aggregate.aggr_expr.len());
+    for (i, expr) in aggregate.aggr_expr.iter().enumerate() {
+        let inner = match expr {
+            Expr::Alias(alias) => alias.expr.as_ref(),
+            other => other,
+        };
+        let Some(new) = over_rollup(inner) else {
+            return Ok(None);
+        };
+        let name = aggregate.schema.field(aggregate.group_expr.len() + i).name();
+        sums.push(new.alias(name));
+    }
+    // Columns read outside the sums: the group keys and the conditions not on time alone.
+    let (times, others): (Vec<&Expr>, Vec<&Expr>) = conditions.iter().partition(|c| is_time_bound(c));
+    let mut read: HashSet<String> = HashSet::new();
+    for expr in aggregate.group_expr.iter().chain(others.iter().copied()) {
+        read.extend(expr.column_refs().into_iter().map(|c| c.name.clone()));
+    }
+    let Some(kind) = RollupKind::ALL
+        .into_iter()
+        .find(|k| read.iter().all(|name| k.has_dimension(name)))
+    else {
+        return Ok(None);
+    };
+    let table = RollupTable::new(flows.clone(), kind);
+    let schema = table.table_schema();
+    let mut projection: Vec<usize> = Vec::new();
+    for (i, field) in schema.fields().iter().enumerate() {
+        let name = field.name();
+        let summed = sums.iter().any(|s| s.column_refs().iter().any(|c| &c.name == name));
+        if read.contains(name) || summed {
+            projection.push(i);
+        }
+    }
+    let filters: Vec<Expr> = times.iter().chain(others.iter()).map(|e| (*e).clone()).collect();
+    let mut input = LogicalPlan::TableScan(
+        TableScanBuilder::new(scan.table_name.clone(), provider_as_source(Arc::new(table)))
+            .with_projection(Some(projection))
+            .with_filters(filters)
+            .build()?,
+    );
+    if let Some(predicate) = conjunction(others.into_iter().cloned()) {
+        input = LogicalPlan::Filter(Filter::try_new(predicate, Arc::new(input))?);
+    }
+    let rewritten = Aggregate::try_new(Arc::new(input), aggregate.group_expr.clone(), sums)?;
+    Ok(Some(LogicalPlan::Aggregate(rewritten)))
+}

@@ -1,0 +1,172 @@
+//! Rollups give exactly the answer of the flows: every query runs with and without the rule over
+//! the same data directory (sealed parts with rollups, a part whose flows lie outside its window,
+//! and open windows), on skewed flows with IPv6 addresses and nulls.
+
+use arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::addr::{from_ip, from_v4_u32};
+use crate::clock::now_ms;
+use crate::layout::window_start;
+use crate::sql::{QueryResources, flow_session};
+use crate::{FlowBatchBuilder, FlowRecord, FlowStore, StoreConfig};
+
+const WINDOW_MS: i64 = 300_000;
+
+/// Skewed flows of 3 exporters from `first` on, one every `step` ms.
+fn flows(rng: &mut SmallRng, first: i64, step: i64, n: usize) -> Vec<FlowRecord> {
+    (0..n)
+        .map(|i| {
+            // Squaring a uniform draw skews towards small host numbers.
+            let host = |rng: &mut SmallRng| (rng.random::<f64>().powi(3) * 300.0) as u32;
+            let addr = |rng: &mut SmallRng, net: u32| {
+                let h = host(rng);
+                match rng.random_range(0..20) {
+                    0 => None,
+                    1 | 2 => Some(from_ip(format!("2001:db8::{h:x}").parse().unwrap())),
+                    _ => Some(from_v4_u32(net | h)),
+                }
+            };
+            let maybe = |rng: &mut SmallRng, range: std::ops::Range<u64>| {
+                let v = rng.random_range(range);
+                (rng.random_range(0..25) != 0).then_some(v)
+            };
+            FlowRecord {
+                flow_start: first + i as i64 * step,
+                exporter: from_v4_u32(0x0a00_0001 + rng.random_range(0..3)),
+                src_addr: addr(rng, 0x0a01_0000),
+                dst_addr: addr(rng, 0xc000_0200),
+                dst_port: [Some(443), Some(80), Some(53), None, Some(22)][rng.random_range(0..5)],
+                protocol: [Some(6), Some(17), Some(1), None][rng.random_range(0..4)],
+                packets: maybe(rng, 1..50),
+                bytes: maybe(rng, 40..1_500_000),
+                ..FlowRecord::default()
+            }
+        })
+        .collect()
+}
+
+fn append(store: &mut FlowStore, records: &[FlowRecord]) {
+    let mut builder = FlowBatchBuilder::with_capacity(records.len());
+    records.iter().for_each(|r| builder.append(r));
+    store.append(&builder.finish()).unwrap();
+}
+
+async fn answer(ctx: &SessionContext, sql: &str) -> String {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+async fn plan(ctx: &SessionContext, sql: &str) -> String {
+    answer(ctx, &format!("EXPLAIN {sql}")).await
+}
+
+#[tokio::test]
+async fn rollups_answer_exactly_what_the_flows_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = SmallRng::seed_from_u64(7);
+    let now = now_ms();
+    let base = window_start(now, WINDOW_MS) - 8 * WINDOW_MS;
+    let config = || StoreConfig {
+        fsync_interval: std::time::Duration::ZERO,
+        ..StoreConfig::new(dir.path())
+    };
+    // Eight sealed windows, and flows dated 2 h ahead (filed in the current window, so that
+    // part's span reaches beyond its window).
+    let (mut store, _) = FlowStore::open(config()).unwrap();
+    append(&mut store, &flows(&mut rng, base, 97, 8 * WINDOW_MS as usize / 97));
+    append(&mut store, &flows(&mut rng, now + 7_200_000, 1, 300));
+    let closed = store.close().unwrap();
+    assert_eq!(closed.stats.rollup_errors, 0);
+    assert!(closed.stats.rollup_bytes > 0);
+    // Open windows: flows of the current window, still in the log.
+    let (mut store, _) = FlowStore::open(config()).unwrap();
+    append(&mut store, &flows(&mut rng, window_start(now, WINDOW_MS), 7, 500));
+    store.maintain(now).unwrap();
+
+    let with = flow_session(dir.path(), &QueryResources::default(), None).unwrap();
+    let without = flow_session(
+        dir.path(),
+        &QueryResources {
+            rollups: false,
+            ..QueryResources::default()
+        },
+        None,
+    )
+    .unwrap();
+    let ts = |ms: i64| format!("to_timestamp_millis({ms})");
+    let w2 = base + 2 * WINDOW_MS;
+    let w5 = base + 5 * WINDOW_MS;
+    // (query, reads rollups)
+    let cases = [
+        (
+            "SELECT src_addr, sum(bytes) AS b, count(*) AS n, sum(packets) AS p FROM flows GROUP BY src_addr ORDER BY src_addr".to_string(),
+            true,
+        ),
+        ("SELECT count(*) AS n, sum(bytes) AS b FROM flows".to_string(), true),
+        (
+            format!(
+                "SELECT dst_addr, sum(bytes) AS b FROM flows WHERE flow_start >= {} AND flow_start < {} GROUP BY dst_addr ORDER BY dst_addr",
+                ts(w2),
+                ts(w5)
+            ),
+            true,
+        ),
+        (
+            format!(
+                "SELECT ip_text(dst_addr) AS d, count(*) AS n FROM flows WHERE flow_start > {} AND flow_start <= {} GROUP BY ip_text(dst_addr) ORDER BY d",
+                ts(w2 + 12_345),
+                ts(w5 + 6_789)
+            ),
+            true,
+        ),
+        (
+            "SELECT protocol, dst_port, count(*) AS n, sum(bytes) AS b FROM flows GROUP BY protocol, dst_port ORDER BY protocol, dst_port".to_string(),
+            true,
+        ),
+        (
+            "SELECT dst_port, sum(packets) AS p FROM flows WHERE protocol = 6 OR protocol IS NULL GROUP BY dst_port ORDER BY dst_port".to_string(),
+            true,
+        ),
+        (
+            "SELECT exporter, count(*) AS n FROM flows WHERE exporter = ip('10.0.0.2') GROUP BY exporter ORDER BY exporter".to_string(),
+            true,
+        ),
+        (
+            "SELECT src_addr, count(*) AS n FROM exporter_10_0_0_3 GROUP BY src_addr ORDER BY src_addr".to_string(),
+            true,
+        ),
+        (
+            format!("SELECT count(*) AS n FROM flows WHERE flow_start >= {}", ts(now + 3_600_000)),
+            true,
+        ),
+        // Not answerable from a rollup: the same answer, from the flows.
+        (
+            "SELECT src_addr, count(*) AS n FROM flows WHERE dst_port = 443 GROUP BY src_addr ORDER BY src_addr".to_string(),
+            false,
+        ),
+        (
+            "SELECT src_addr, max(bytes) AS m FROM flows GROUP BY src_addr ORDER BY src_addr".to_string(),
+            false,
+        ),
+        (
+            "SELECT src_addr, count(DISTINCT dst_port) AS n FROM flows GROUP BY src_addr ORDER BY src_addr".to_string(),
+            false,
+        ),
+        (
+            "SELECT date_bin(INTERVAL '5 minutes', flow_start) AS t, count(*) AS n FROM flows GROUP BY t ORDER BY t".to_string(),
+            false,
+        ),
+    ];
+    for (sql, rolled) in &cases {
+        let expected = answer(&without, sql).await;
+        assert!(expected.lines().count() > 4, "{sql} gives rows:\n{expected}");
+        assert_eq!(answer(&with, sql).await, expected, "{sql}");
+        let explained = plan(&with, sql).await;
+        assert_eq!(explained.contains(".rollup"), *rolled, "{sql}:\n{explained}");
+        assert!(!plan(&without, sql).await.contains(".rollup"));
+    }
+    drop(store);
+}
