@@ -35,6 +35,8 @@ pub struct NodeSettings {
     pub seal_grace: Duration,
     pub max_lateness: Duration,
     pub max_lead: Duration,
+    /// Write rollups beside sealed windows.
+    pub rollups: bool,
     /// TCP address of the Flight SQL service (port 0 picks a free port).
     pub query: SocketAddr,
     /// Memory and spill space the node's queries share.
@@ -84,6 +86,7 @@ impl Node {
             seal_grace: settings.seal_grace,
             max_lateness: settings.max_lateness,
             max_lead: settings.max_lead,
+            rollups: settings.rollups,
             ..StoreConfig::default()
         };
         let data_dir = settings.data_dir.clone();

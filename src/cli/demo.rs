@@ -223,6 +223,7 @@ fn slave_settings(name: &str, data_dir: &std::path::Path) -> NodeSettings {
         seal_grace: Duration::from_secs(30),
         max_lateness: Duration::from_secs(30 * 24 * 3600),
         max_lead: Duration::from_secs(3600),
+        rollups: true,
         query: any,
         query_resources: engine::sql::QueryResources::default(),
         query_limits: flight::QueryLimits::default(),

@@ -115,6 +115,7 @@ pub fn settings(c: &NodeConfig) -> anyhow::Result<NodeSettings> {
         seal_grace: c.storage.seal_grace.0,
         max_lateness: c.storage.max_lateness.0,
         max_lead: c.storage.max_lead.0,
+        rollups: c.storage.rollups,
         query: c.query.listen,
         query_resources: c.query.resources(),
         query_limits: c.query.limits(),

@@ -68,6 +68,9 @@ pub struct StorageSection {
     pub max_lateness: Span,
     /// Flows dated further ahead than this are filed in the current window.
     pub max_lead: Span,
+    /// Write rollups (per-window summaries by source, destination and service) beside each
+    /// sealed window.
+    pub rollups: bool,
 }
 
 /// `[query]`
@@ -88,6 +91,8 @@ pub struct QuerySection {
     pub queue_wait: Span,
     /// Threads one query is split across (0: one per core).
     pub threads: usize,
+    /// Answer counts and sums over whole windows from their rollups.
+    pub rollups: bool,
 }
 
 /// `[metrics]`
@@ -124,6 +129,7 @@ impl Default for StorageSection {
             seal_grace: span(30),
             max_lateness: span(30 * 24 * 3600),
             max_lead: span(3600),
+            rollups: true,
         }
     }
 }
@@ -138,6 +144,7 @@ impl Default for QuerySection {
             max_queries: 16,
             queue_wait: span(10),
             threads: 0,
+            rollups: true,
         }
     }
 }
@@ -157,6 +164,7 @@ impl QuerySection {
             memory_bytes: self.memory.0,
             spill_dir: self.spill_dir.clone(),
             target_partitions: self.threads,
+            rollups: self.rollups,
             ..engine::sql::QueryResources::default()
         }
     }

@@ -16,6 +16,8 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use datafusion_proto::protobuf::LogicalExprNode;
 use prost::Message;
 
+use engine::rollup::RollupKind;
+
 use crate::merge::ProxyMergeExec;
 use crate::scan::{ScanRequest, SlaveScanExec};
 use crate::topology::SlaveRef;
@@ -63,6 +65,9 @@ struct ScanProto {
     partitions: u32,
     #[prost(string, optional, tag = "7")]
     channel: Option<String>,
+    /// The rollup read instead of the flows (its kind's name).
+    #[prost(string, optional, tag = "8")]
+    rollup: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -142,6 +147,10 @@ fn decode_scan(proto: ScanProto, ctx: &TaskContext) -> Result<Arc<dyn ExecutionP
         filters,
         limit: proto.limit.map(|l| l as usize),
         channel: proto.channel,
+        rollup: match proto.rollup {
+            Some(name) => Some(RollupKind::parse(&name).ok_or_else(|| codec_error(format!("unknown rollup {name}")))?),
+            None => None,
+        },
     };
     let tasks = proto.tasks.into_iter().map(|t| t.slave.map(slave_ref)).collect();
     Ok(Arc::new(SlaveScanExec::with_layout(
@@ -168,6 +177,7 @@ fn encode_scan(scan: &SlaveScanExec) -> Result<ScanProto> {
             .collect(),
         partitions: scan.partitions() as u32,
         channel: request.channel.clone(),
+        rollup: request.rollup.map(|k| k.name().to_string()),
     };
     Ok(proto)
 }

@@ -23,8 +23,10 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties};
+use engine::rollup::RollupKind;
 use engine::schema::flow_schema;
 use engine::snapshot::Channels;
+use engine::sql::rollup::{RollupTable, rollup_table_schema};
 use engine::sql::{FlowsTable, find_channel};
 use futures::TryStreamExt;
 use tokio::sync::OnceCell;
@@ -45,6 +47,19 @@ pub struct ScanRequest {
     /// Only this live channel (its table name, `exporter_10_0_0_1`): each slave resolves it
     /// against its own channels; `None` reads every channel.
     pub channel: Option<String>,
+    /// Read this rollup instead of the flows: the projection and filters are then over
+    /// [`rollup_table_schema`], and conditions on `flow_start` alone are applied exactly.
+    pub rollup: Option<RollupKind>,
+}
+
+impl ScanRequest {
+    /// The columns of the table the request reads (before its projection).
+    pub fn table_schema(&self) -> SchemaRef {
+        match self.rollup {
+            Some(kind) => rollup_table_schema(kind),
+            None => flow_schema(),
+        }
+    }
 }
 
 /// The leaf of a distributed flow query.
@@ -75,8 +90,8 @@ impl SlaveScanExec {
     /// A scan with the task layout `tasks` (`None`: a padding task).
     pub fn with_layout(request: ScanRequest, tasks: Vec<Option<SlaveRef>>, partitions: usize) -> Result<SlaveScanExec> {
         let schema = match &request.projection {
-            Some(indices) => Arc::new(flow_schema().project(indices)?),
-            None => flow_schema(),
+            Some(indices) => Arc::new(request.table_schema().project(indices)?),
+            None => request.table_schema(),
         };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -154,7 +169,11 @@ impl ScanInner {
             None => Channels::All,
             Some(name) => Channels::Only(find_channel(&local.data_dir, name).into_iter().collect()),
         };
-        let table = FlowsTable::new(&local.data_dir, channels);
+        let flows = FlowsTable::new(&local.data_dir, channels);
+        let table: Arc<dyn TableProvider> = match self.request.rollup {
+            Some(kind) => Arc::new(RollupTable::new(flows, kind)),
+            None => Arc::new(flows),
+        };
         let plan = table
             .scan(
                 &state,
@@ -183,8 +202,11 @@ impl DisplayAs for SlaveScanExec {
             .map(|t| t.as_ref().map_or("-", |s| s.name.as_str()))
             .collect();
         write!(f, "SlaveScanExec: slaves=[{}]", names.join(", "))?;
+        if let Some(kind) = inner.request.rollup {
+            write!(f, ", rollup={}", kind.name())?;
+        }
         if let Some(projection) = &inner.request.projection {
-            let schema = flow_schema();
+            let schema = inner.request.table_schema();
             let columns: Vec<&str> = projection.iter().map(|i| schema.field(*i).name().as_str()).collect();
             write!(f, ", projection=[{}]", columns.join(", "))?;
         }

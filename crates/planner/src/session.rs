@@ -9,6 +9,7 @@ use datafusion::prelude::SessionContext;
 use datafusion_distributed::{DistributedExt, SessionStateBuilderExt, Worker, WorkerQueryContext};
 use engine::profiles::ProfileCatalog;
 use engine::sql::functions::flow_functions;
+use engine::sql::rollup::UseRollups;
 use engine::sql::{CATALOG, QueryResources, query_config, query_runtime};
 
 use crate::channel::{TimedChannels, WorkerTimeouts};
@@ -18,7 +19,7 @@ use crate::codec::FlowCodec;
 use crate::local::LocalFlows;
 use crate::reduce_tree::ReduceTree;
 use crate::routing::{ClusterWorkers, route_tasks, scan_task_count, split_scan};
-use crate::table::cluster_catalog;
+use crate::table::{cluster_catalog, cluster_rollup};
 
 /// The master's session: catalog `flowfold` over `cluster` (its channel tables from
 /// `channels`), flow functions, the distributed planner with flowfold's codec, task handlers,
@@ -30,8 +31,11 @@ pub fn master_session(
     resources: &QueryResources,
 ) -> Result<SessionContext> {
     let timeouts = cluster.timeouts();
-    let state = SessionStateBuilder::new()
-        .with_default_features()
+    let mut builder = SessionStateBuilder::new().with_default_features();
+    if resources.rollups {
+        builder = builder.with_optimizer_rule(Arc::new(UseRollups::default().with(cluster_rollup)));
+    }
+    let state = builder
         .with_config(query_config(resources))
         .with_runtime_env(query_runtime(resources).map_err(to_df)?)
         .with_physical_optimizer_rule(Arc::new(ReduceTree::new(Arc::clone(&cluster))))

@@ -15,9 +15,11 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use engine::profiles::ProfileCatalog;
+use engine::rollup::RollupKind;
 use engine::schema::flow_schema;
 use engine::snapshot::Channels;
 use engine::sql::channels::channels_for_filters;
+use engine::sql::rollup::{RollupFor, rollup_filter_pushdown, rollup_table_schema};
 use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, FlowCatalog, channel_table_name};
 
 use crate::channels::ChannelCache;
@@ -34,6 +36,9 @@ pub struct ClusterFlowsTable {
     channels: Arc<ChannelCache>,
     /// `Some(table name)`: only that live channel.
     channel: Option<String>,
+    /// `Some(kind)`: the rollup of that kind over these flows, read on the slaves (see
+    /// [`engine::sql::rollup`]).
+    rollup: Option<RollupKind>,
 }
 
 impl ClusterFlowsTable {
@@ -43,6 +48,7 @@ impl ClusterFlowsTable {
             cluster,
             channels,
             channel: None,
+            rollup: None,
         }
     }
 
@@ -52,9 +58,28 @@ impl ClusterFlowsTable {
             cluster,
             channels,
             channel: Some(name.to_string()),
+            rollup: None,
         }
     }
 }
+
+/// The rollup of `kind` over a cluster flow table (the [`RollupFor`] of the master's
+/// [`UseRollups`](engine::sql::rollup::UseRollups) rule).
+pub fn cluster_rollup(table: &Arc<dyn TableProvider>, kind: RollupKind) -> Option<Arc<dyn TableProvider>> {
+    let flows = table.downcast_ref::<ClusterFlowsTable>()?;
+    if flows.rollup.is_some() {
+        return None;
+    }
+    Some(Arc::new(ClusterFlowsTable {
+        cluster: Arc::clone(&flows.cluster),
+        channels: Arc::clone(&flows.channels),
+        channel: flows.channel.clone(),
+        rollup: Some(kind),
+    }))
+}
+
+/// Keeps the signature of [`cluster_rollup`] checked against the rule's.
+const _: RollupFor = cluster_rollup;
 
 impl ClusterFlowsTable {
     /// The channel tables a query can read (`None`: any): this table's channel, and the
@@ -75,7 +100,10 @@ impl ClusterFlowsTable {
 #[async_trait::async_trait]
 impl TableProvider for ClusterFlowsTable {
     fn schema(&self) -> SchemaRef {
-        flow_schema()
+        match self.rollup {
+            Some(kind) => rollup_table_schema(kind),
+            None => flow_schema(),
+        }
     }
 
     fn table_type(&self) -> TableType {
@@ -83,7 +111,10 @@ impl TableProvider for ClusterFlowsTable {
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        Ok(match self.rollup {
+            Some(_) => rollup_filter_pushdown(filters),
+            None => vec![TableProviderFilterPushDown::Inexact; filters.len()],
+        })
     }
 
     async fn scan(
@@ -113,6 +144,7 @@ impl TableProvider for ClusterFlowsTable {
             filters: filters.to_vec(),
             limit,
             channel: self.channel.clone(),
+            rollup: self.rollup,
         };
         Ok(Arc::new(SlaveScanExec::try_new(
             request,

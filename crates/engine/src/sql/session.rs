@@ -54,7 +54,7 @@ pub fn flow_session(
 ) -> Result<SessionContext> {
     let ctx = SessionContext::new_with_config_rt(query_config(resources), query_runtime(resources)?);
     if resources.rollups {
-        ctx.add_optimizer_rule(Arc::new(UseRollups));
+        ctx.add_optimizer_rule(Arc::new(UseRollups::default()));
     }
     let catalog = FlowCatalog::new(data_dir);
     let catalog = match profiles {

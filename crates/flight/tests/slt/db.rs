@@ -36,10 +36,12 @@ pub struct FlowDb {
 }
 
 impl FlowDb {
-    /// A connection to the flows in `data_dir`, with `profiles`.
-    pub fn open(data_dir: &Path, profiles: &Arc<ProfileCatalog>) -> Result<FlowDb, SltError> {
+    /// A connection to the flows in `data_dir`, with `profiles`, answering from rollups if
+    /// `rollups`.
+    pub fn open(data_dir: &Path, profiles: &Arc<ProfileCatalog>, rollups: bool) -> Result<FlowDb, SltError> {
         let resources = engine::sql::QueryResources {
             target_partitions: TARGET_PARTITIONS,
+            rollups,
             ..Default::default()
         };
         let ctx = engine::sql::flow_session(data_dir, &resources, Some(Arc::clone(profiles)))
@@ -50,14 +52,17 @@ impl FlowDb {
         })
     }
 
-    /// A connection to the master of an in-process cluster (see `cluster.rs`).
+    /// A connection to the master of an in-process cluster (see `cluster.rs`), answering from
+    /// rollups if `rollups`.
     pub fn master(
         cluster: &Arc<planner::ClusterState>,
         channels: &Arc<planner::ChannelCache>,
         profiles: &Arc<ProfileCatalog>,
+        rollups: bool,
     ) -> Result<FlowDb, SltError> {
         let resources = engine::sql::QueryResources {
             target_partitions: TARGET_PARTITIONS,
+            rollups,
             ..Default::default()
         };
         let ctx = planner::master_session(

@@ -1,6 +1,8 @@
 //! The SQL suite: every `cases/*.slt` file runs against the fixture's flows (see `fixture.rs`)
 //! through the query runner a Flight SQL client reaches (see `db.rs`); `distributed*.slt` files
-//! run on the master of an in-process cluster holding the same flows (see `cluster.rs`).
+//! run on the master of an in-process cluster holding the same flows (see `cluster.rs`). Files
+//! whose name contains `rollups` run with the rollup rule on (a node's default); the others
+//! plan over the flows, so their `EXPLAIN`s show the scans rollups do not take.
 //!
 //! `cargo test -p flowfold-flight --test slt` runs every file; `SLT_FILTER=time` runs only the
 //! files whose name contains that text. Each file's result is printed with every failing record;
@@ -138,15 +140,16 @@ enum Target<'a> {
 /// Runs every record of one file on a fresh connection, going on past failures.
 async fn run_file(file: &Path, target: Target<'_>, profiles: &Arc<ProfileCatalog>) -> Result<FileOutcome, String> {
     let profiles = Arc::clone(profiles);
+    let rollups = file_name(file).contains("rollups");
     let records = parse_file::<DefaultColumnType>(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let connect: Box<dyn Fn() -> Result<FlowDb, db::SltError> + Send + Sync> = match target {
         Target::Node(data_dir) => {
             let data_dir = data_dir.to_path_buf();
-            Box::new(move || FlowDb::open(&data_dir, &profiles))
+            Box::new(move || FlowDb::open(&data_dir, &profiles, rollups))
         }
         Target::Master(cluster) => {
             let (state, channels) = (Arc::clone(&cluster.state), Arc::clone(&cluster.channels));
-            Box::new(move || FlowDb::master(&state, &channels, &profiles))
+            Box::new(move || FlowDb::master(&state, &channels, &profiles, rollups))
         }
     };
     let mut runner = Runner::new(move || std::future::ready(connect()));

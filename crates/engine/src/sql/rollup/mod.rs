@@ -9,8 +9,8 @@ mod bounds;
 mod rule;
 mod table;
 
-pub use rule::UseRollups;
-pub use table::RollupTable;
+pub use rule::{RollupFor, UseRollups};
+pub use table::{RollupTable, rollup_filter_pushdown, rollup_table_schema};
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use datafusion::catalog::TableProvider;
 use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::Transformed;
@@ -24,8 +25,38 @@ use crate::sql::table::FlowsTable;
 /// [`RollupTable`], when every column the query reads outside the sums is a key of one rollup
 /// kind (or `exporter`), and every condition on `flow_start` compares it with a timestamp. The
 /// output columns keep their names and types.
-#[derive(Debug, Default)]
-pub struct UseRollups;
+///
+/// Which scans it rewrites is up to its [`RollupFor`] functions: by default a [`FlowsTable`]'s
+/// (a node's own flows); the master adds its cluster table's, whose slaves read the rollups.
+#[derive(Debug)]
+pub struct UseRollups {
+    sources: Vec<RollupFor>,
+}
+
+/// The rollup of `kind` over the flows of a table, if the table is one this function knows.
+pub type RollupFor = fn(&Arc<dyn TableProvider>, RollupKind) -> Option<Arc<dyn TableProvider>>;
+
+/// The rollup of a node's own flows.
+fn local_rollup(table: &Arc<dyn TableProvider>, kind: RollupKind) -> Option<Arc<dyn TableProvider>> {
+    let flows = table.downcast_ref::<FlowsTable>()?;
+    Some(Arc::new(RollupTable::new(flows.clone(), kind)))
+}
+
+impl Default for UseRollups {
+    fn default() -> Self {
+        UseRollups {
+            sources: vec![local_rollup],
+        }
+    }
+}
+
+impl UseRollups {
+    /// The rule for the tables of `also` besides a node's own flows.
+    pub fn with(mut self, also: RollupFor) -> UseRollups {
+        self.sources.push(also);
+        self
+    }
+}
 
 impl OptimizerRule for UseRollups {
     fn name(&self) -> &str {
@@ -44,7 +75,7 @@ impl OptimizerRule for UseRollups {
         let LogicalPlan::Aggregate(aggregate) = &plan else {
             return Ok(Transformed::no(plan));
         };
-        Ok(match rollup_aggregate(aggregate)? {
+        Ok(match rollup_aggregate(aggregate, &self.sources)? {
             Some(rewritten) => Transformed::yes(rewritten),
             None => Transformed::no(plan),
         })
@@ -92,7 +123,7 @@ fn over_rollup(expr: &Expr) -> Option<Expr> {
     }
 }
 
-fn rollup_aggregate(aggregate: &Aggregate) -> Result<Option<LogicalPlan>> {
+fn rollup_aggregate(aggregate: &Aggregate, sources: &[RollupFor]) -> Result<Option<LogicalPlan>> {
     let Some((scan, conditions)) = scan_below(&aggregate.input) else {
         return Ok(None);
     };
@@ -102,9 +133,9 @@ fn rollup_aggregate(aggregate: &Aggregate) -> Result<Option<LogicalPlan>> {
     let Ok(provider) = source_as_provider(&scan.source) else {
         return Ok(None);
     };
-    let Some(flows) = provider.downcast_ref::<FlowsTable>() else {
+    if !sources.iter().any(|f| f(&provider, RollupKind::Src).is_some()) {
         return Ok(None);
-    };
+    }
     if aggregate.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_))) {
         return Ok(None);
     }
@@ -132,8 +163,10 @@ fn rollup_aggregate(aggregate: &Aggregate) -> Result<Option<LogicalPlan>> {
     else {
         return Ok(None);
     };
-    let table = RollupTable::new(flows.clone(), kind);
-    let schema = table.table_schema();
+    let Some(table) = sources.iter().find_map(|f| f(&provider, kind)) else {
+        return Ok(None);
+    };
+    let schema = table.schema();
     let mut projection: Vec<usize> = Vec::new();
     for (i, field) in schema.fields().iter().enumerate() {
         let name = field.name();
@@ -144,7 +177,7 @@ fn rollup_aggregate(aggregate: &Aggregate) -> Result<Option<LogicalPlan>> {
     }
     let filters: Vec<Expr> = times.iter().chain(others.iter()).map(|e| (*e).clone()).collect();
     let mut input = LogicalPlan::TableScan(
-        TableScanBuilder::new(scan.table_name.clone(), provider_as_source(Arc::new(table)))
+        TableScanBuilder::new(scan.table_name.clone(), provider_as_source(table))
             .with_projection(Some(projection))
             .with_filters(filters)
             .build()?,

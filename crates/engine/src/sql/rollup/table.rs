@@ -25,9 +25,8 @@ use crate::schema::{col as flow_col, flow_schema, timestamp_type};
 use crate::sql::channels::channels_for_filters;
 use crate::sql::table::{FlowsTable, open_table, sealed_table};
 
-/// The rollup of `kind` over the channels of a [`FlowsTable`]. Its columns are the rollup's
-/// (`exporter`, the keys, `flows`, `packets`, `bytes`) and `flow_start`, which only conditions
-/// may name (they are applied exactly, per part); reading it gives nulls for rollup rows.
+/// The rollup of `kind` over the channels of a [`FlowsTable`], with the columns of
+/// [`rollup_table_schema`].
 #[derive(Debug, Clone)]
 pub struct RollupTable {
     flows: FlowsTable,
@@ -38,25 +37,42 @@ pub struct RollupTable {
 impl RollupTable {
     /// The rollup of `kind` over `flows`.
     pub fn new(flows: FlowsTable, kind: RollupKind) -> RollupTable {
-        let rollup = kind.schema();
-        let mut fields: Vec<Field> = rollup.fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields.push(Field::new(flow_col::FLOW_START, timestamp_type(), true));
         RollupTable {
             flows,
             kind,
-            schema: Arc::new(Schema::new(fields)),
+            schema: rollup_table_schema(kind),
         }
-    }
-
-    /// The table's schema (a `TableProvider` method, callable without the trait).
-    pub fn table_schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
     }
 
     /// The rollup's kind.
     pub fn kind(&self) -> RollupKind {
         self.kind
     }
+}
+
+/// The columns of a rollup table of `kind`: the rollup's and `flow_start`, which only
+/// conditions may name (they are applied exactly, per part; reading it gives nulls for rollup
+/// rows).
+pub fn rollup_table_schema(kind: RollupKind) -> SchemaRef {
+    let rollup = kind.schema();
+    let mut fields: Vec<Field> = rollup.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(flow_col::FLOW_START, timestamp_type(), true));
+    Arc::new(Schema::new(fields))
+}
+
+/// How a rollup table takes `filters`: conditions on `flow_start` alone exactly (it applies
+/// them per part), the others as pruning hints (the plan above applies them).
+pub fn rollup_filter_pushdown(filters: &[&Expr]) -> Vec<TableProviderFilterPushDown> {
+    filters
+        .iter()
+        .map(|f| {
+            if is_time_bound(f) {
+                TableProviderFilterPushDown::Exact
+            } else {
+                TableProviderFilterPushDown::Inexact
+            }
+        })
+        .collect()
 }
 
 /// Where a part's rows come from.
@@ -70,7 +86,7 @@ struct Sources {
 #[async_trait::async_trait]
 impl TableProvider for RollupTable {
     fn schema(&self) -> SchemaRef {
-        self.table_schema()
+        Arc::clone(&self.schema)
     }
 
     fn table_type(&self) -> TableType {
@@ -78,16 +94,7 @@ impl TableProvider for RollupTable {
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if is_time_bound(f) {
-                    TableProviderFilterPushDown::Exact
-                } else {
-                    TableProviderFilterPushDown::Inexact
-                }
-            })
-            .collect())
+        Ok(rollup_filter_pushdown(filters))
     }
 
     async fn scan(
