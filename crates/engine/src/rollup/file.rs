@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::RollupKind;
 use crate::error::{EngineError, Result};
+use crate::schema::col;
 
 /// Extension of rollup files.
 pub const ROLLUP_EXT: &str = "rollup";
@@ -71,9 +73,15 @@ pub fn write_rollup(file: &RollupFile, batch: &RecordBatch) -> Result<u64> {
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let out = File::create(&tmp).map_err(EngineError::io("create rollup", &tmp))?;
+    // Keys are unique within a rollup, so a dictionary never pays; ports and protocols are
+    // sorted, so their deltas are small. Measured on the query benchmark's rollups against
+    // dictionaries everywhere: `port` rollups 54% smaller, `src` and `dst` 16%.
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_statistics_enabled(EnabledStatistics::Page)
+        .set_dictionary_enabled(false)
+        .set_column_encoding(ColumnPath::from(col::PROTOCOL), Encoding::DELTA_BINARY_PACKED)
+        .set_column_encoding(ColumnPath::from(col::DST_PORT), Encoding::DELTA_BINARY_PACKED)
         .build();
     let mut writer = ArrowWriter::try_new(BufWriter::new(out), file.kind.schema(), Some(props))?;
     writer.write(batch)?;

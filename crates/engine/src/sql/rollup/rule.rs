@@ -106,6 +106,19 @@ fn scan_below(mut plan: &LogicalPlan) -> Option<(&TableScan, Vec<Expr>)> {
     }
 }
 
+/// `true` for `count(*)` (`count(1)` once planned), aliased or not.
+fn is_count_star(expr: &Expr) -> bool {
+    let expr = match expr {
+        Expr::Alias(alias) => alias.expr.as_ref(),
+        other => other,
+    };
+    matches!(expr, Expr::AggregateFunction(AggregateFunction { func, params })
+        if func.name() == "count"
+            && !params.distinct
+            && params.filter.is_none()
+            && matches!(params.args.as_slice(), [Expr::Literal(ScalarValue::Int64(Some(1)), _)]))
+}
+
 /// What one aggregate of the query becomes over a rollup.
 fn over_rollup(expr: &Expr) -> Option<Expr> {
     let Expr::AggregateFunction(AggregateFunction { func, params }) = expr else {
@@ -150,6 +163,10 @@ fn rollup_aggregate(aggregate: &Aggregate, sources: &[RollupFor]) -> Result<Opti
         };
         let name = aggregate.schema.field(aggregate.group_expr.len() + i).name();
         sums.push(new.alias(name));
+    }
+    // `count(*)` of everything: the files' statistics answer it without reading a row.
+    if aggregate.group_expr.is_empty() && conditions.is_empty() && aggregate.aggr_expr.iter().all(is_count_star) {
+        return Ok(None);
     }
     // Columns read outside the sums: the group keys and the conditions not on time alone.
     let (times, others): (Vec<&Expr>, Vec<&Expr>) = conditions.iter().partition(|c| is_time_bound(c));

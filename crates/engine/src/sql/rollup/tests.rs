@@ -106,6 +106,8 @@ async fn rollups_answer_exactly_what_the_flows_answer() {
             true,
         ),
         ("SELECT count(*) AS n, sum(bytes) AS b FROM flows".to_string(), true),
+        // Answered from the files' statistics instead.
+        ("SELECT count(*) AS n FROM flows".to_string(), false),
         (
             format!(
                 "SELECT dst_addr, sum(bytes) AS b FROM flows WHERE flow_start >= {} AND flow_start < {} GROUP BY dst_addr ORDER BY dst_addr",
