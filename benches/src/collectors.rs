@@ -117,8 +117,9 @@ impl Collector {
             }
             CollectorKind::Flowfold => {
                 let flows = sql_count(&self.flowfold, &self.data, &self.log_dir)?;
-                let parquet = |p: &Path| p.extension().is_some_and(|e| e == "parquet");
-                (flows, dir_bytes(&self.data.join("flows"), &parquet))
+                // Sealed windows and their rollups: everything stored per flow.
+                let stored = |p: &Path| p.extension().is_some_and(|e| e == "parquet" || e == "rollup");
+                (flows, dir_bytes(&self.data.join("flows"), &stored))
             }
         };
         Ok(Stored { flows, bytes, exit })

@@ -152,6 +152,7 @@ fn facts(args: &Args) -> Vec<String> {
         "CPU s (load): collector utime+stime from /proc/PID/stat, from before the load until it is idle; \
          CPU s (life) and RSS (life) include start-up and stopping (flowfold seals Parquet on SIGTERM)"
             .to_string(),
-        "bytes/flow: flowfold's sealed `flows/**/*.parquet`; nfcapd's files (reference)".to_string(),
+        "bytes/flow: flowfold's sealed `flows/**/*.parquet` and their rollups (`*.rollup`); nfcapd's files (reference)"
+            .to_string(),
     ]
 }

@@ -37,6 +37,10 @@ pub struct QueryArgs {
     /// Threads one query is split across (0: one per core). [config: query.threads; default 0]
     #[arg(long)]
     pub query_threads: Option<usize>,
+    /// Answer counts and sums over whole windows from their rollups (`true`/`false`).
+    /// [config: query.rollups; default true]
+    #[arg(long)]
+    pub query_rollups: Option<bool>,
 }
 
 impl QueryArgs {
@@ -51,5 +55,6 @@ impl QueryArgs {
         set(&mut q.max_queries, self.max_queries);
         set(&mut q.queue_wait, self.query_queue_wait.map(Span));
         set(&mut q.threads, self.query_threads);
+        set(&mut q.rollups, self.query_rollups);
     }
 }

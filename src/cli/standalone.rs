@@ -56,6 +56,9 @@ pub struct StandaloneArgs {
     /// Likewise for flows dated further ahead than this. [config: storage.max_lead; default 1h]
     #[arg(long, value_parser = humantime::parse_duration)]
     pub max_lead: Option<Duration>,
+    /// Write rollups beside sealed windows (`true`/`false`). [config: storage.rollups; default true]
+    #[arg(long)]
+    pub rollups: Option<bool>,
     #[command(flatten)]
     pub query: super::query_args::QueryArgs,
 }
@@ -83,6 +86,7 @@ impl StandaloneArgs {
         set(&mut c.storage.seal_grace, self.seal_grace.map(Span));
         set(&mut c.storage.max_lateness, self.max_lateness.map(Span));
         set(&mut c.storage.max_lead, self.max_lead.map(Span));
+        set(&mut c.storage.rollups, self.rollups);
         self.query.apply(&mut c.query);
         Ok(c)
     }
