@@ -181,14 +181,14 @@ fn profiles_are_views_created_changed_kept_and_deleted_through_admin() -> anyhow
     Ok(())
 }
 
-/// Sealed Parquet bytes under one exporter's channel directory.
+/// Sealed bytes (Parquet windows and their rollups) under one exporter's channel directory.
 fn sealed_bytes(data: &std::path::Path, exporter: &str) -> u64 {
     fn walk(dir: &std::path::Path, total: &mut u64) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, total);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
+            } else if path.extension().is_some_and(|e| e == "parquet" || e == "rollup") {
                 *total += entry.metadata().map(|m| m.len()).unwrap_or(0);
             }
         }

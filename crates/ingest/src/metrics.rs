@@ -68,6 +68,8 @@ pub struct IngestMetrics {
     pub socket_drops: Family<ListenerLabel, Gauge>,
     /// Parquet windows sealed.
     pub windows_sealed: Counter,
+    /// Rollups that could not be written (their windows are then read from their flows).
+    pub rollup_errors: Counter,
     /// Flows with an implausible `flow_start`, filed in the window of their arrival.
     pub flows_misfiled: Counter,
 }
@@ -177,6 +179,11 @@ impl IngestMetrics {
             "flowfold_windows_sealed",
             "Windows sealed into Parquet",
             m.windows_sealed.clone(),
+        );
+        registry.register(
+            "flowfold_rollup_errors",
+            "Rollups that could not be written beside a sealed window (the window is read from its flows)",
+            m.rollup_errors.clone(),
         );
     }
 }

@@ -22,6 +22,7 @@ pub fn run(
     metrics: Arc<IngestMetrics>,
 ) -> Result<(), IngestError> {
     let mut last_maintain = Instant::now();
+    let mut reported = store.stats();
     loop {
         match from_receivers.recv_timeout(MAINTAIN_EVERY) {
             Ok(batch) => append(&mut store, &batch, &metrics),
@@ -30,13 +31,18 @@ pub fn run(
         }
         if last_maintain.elapsed() >= MAINTAIN_EVERY {
             last_maintain = Instant::now();
-            let sealed_before = store.stats().windows_sealed;
             if let Err(e) = store.maintain(engine::clock::now_ms()) {
                 tracing::error!(error = %e, "store maintenance failed");
             }
+            // The seal thread works between maintenance calls: report what it did since the last.
+            let now = store.stats();
             metrics
                 .windows_sealed
-                .inc_by(store.stats().windows_sealed.saturating_sub(sealed_before));
+                .inc_by(now.windows_sealed.saturating_sub(reported.windows_sealed));
+            metrics
+                .rollup_errors
+                .inc_by(now.rollup_errors.saturating_sub(reported.rollup_errors));
+            reported = now;
         }
     }
     let report = store.close()?;

@@ -53,10 +53,21 @@ fn window_files(dir: &Path, e: u8, start: i64) -> Vec<(PathBuf, u64)> {
         .filter(|p| p.parent() == Some(partition.as_path()))
         .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&stem))
         .map(|p| {
-            let len = std::fs::metadata(&p).unwrap().len();
+            let len = std::fs::metadata(&p).unwrap().len() + rollup_bytes(dir, &p);
             (p, len)
         })
         .collect()
+}
+
+/// Bytes of the rollups of the sealed part at `part` (retention counts them with the part).
+fn rollup_bytes(dir: &Path, part: &Path) -> u64 {
+    let stem = engine::layout::stem_path(part).unwrap();
+    files(dir, FileKind::Rollup)
+        .into_iter()
+        .map(|p| dir.join(p))
+        .filter(|p| engine::layout::stem_path(p).as_deref() == Some(stem.as_path()))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
 }
 
 fn bytes_of(files: &[(PathBuf, u64)]) -> u64 {

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
+use datafusion::common::Column;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
+use datafusion::functions::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
-use datafusion::logical_expr::{Aggregate, Expr, Filter, LogicalPlan, TableScan, TableScanBuilder, col};
+use datafusion::logical_expr::{
+    Aggregate, Expr, Filter, LogicalPlan, Projection, TableScan, TableScanBuilder, col, lit,
+};
 use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 
 use super::bounds::is_time_bound;
@@ -119,6 +123,27 @@ fn is_count_star(expr: &Expr) -> bool {
             && matches!(params.args.as_slice(), [Expr::Literal(ScalarValue::Int64(Some(1)), _)]))
 }
 
+/// The output columns of `aggregate` over its rewritten form: the group keys as they are, each
+/// sum under the original aggregate's name, and `count(*)`, which is never null (0 over no
+/// rows), as `coalesce(sum(flows), 0)`, so that names, types and nullability stay the query's.
+fn same_columns(aggregate: &Aggregate) -> Vec<Expr> {
+    let groups = aggregate.group_expr.len();
+    (0..aggregate.schema.fields().len())
+        .map(|i| {
+            let (qualifier, field) = aggregate.schema.qualified_field(i);
+            if i < groups {
+                return Expr::Column(Column::from((qualifier, field)));
+            }
+            let sum = col(format!("__rollup_{}", i - groups));
+            let value = match is_count_star(&aggregate.aggr_expr[i - groups]) {
+                true => coalesce(vec![sum, lit(0i64)]),
+                false => sum,
+            };
+            value.alias_qualified(qualifier.cloned(), field.name())
+        })
+        .collect()
+}
+
 /// What one aggregate of the query becomes over a rollup.
 fn over_rollup(expr: &Expr) -> Option<Expr> {
     let Expr::AggregateFunction(AggregateFunction { func, params }) = expr else {
@@ -161,8 +186,7 @@ fn rollup_aggregate(aggregate: &Aggregate, sources: &[RollupFor]) -> Result<Opti
         let Some(new) = over_rollup(inner) else {
             return Ok(None);
         };
-        let name = aggregate.schema.field(aggregate.group_expr.len() + i).name();
-        sums.push(new.alias(name));
+        sums.push(new.alias(format!("__rollup_{i}")));
     }
     // `count(*)` of everything: the files' statistics answer it without reading a row.
     if aggregate.group_expr.is_empty() && conditions.is_empty() && aggregate.aggr_expr.iter().all(is_count_star) {
@@ -203,5 +227,8 @@ fn rollup_aggregate(aggregate: &Aggregate, sources: &[RollupFor]) -> Result<Opti
         input = LogicalPlan::Filter(Filter::try_new(predicate, Arc::new(input))?);
     }
     let rewritten = Aggregate::try_new(Arc::new(input), aggregate.group_expr.clone(), sums)?;
-    Ok(Some(LogicalPlan::Aggregate(rewritten)))
+    Ok(Some(LogicalPlan::Projection(Projection::try_new(
+        same_columns(aggregate),
+        Arc::new(LogicalPlan::Aggregate(rewritten)),
+    )?)))
 }

@@ -54,9 +54,28 @@ fn append(store: &mut FlowStore, records: &[FlowRecord]) {
     store.append(&builder.finish()).unwrap();
 }
 
+/// The answer as text, with the columns' names, types and nullability as planned and as
+/// delivered (Flight SQL clients compare the two).
 async fn answer(ctx: &SessionContext, sql: &str) -> String {
-    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-    pretty_format_batches(&batches).unwrap().to_string()
+    let frame = ctx.sql(sql).await.unwrap();
+    let planned = frame.schema().as_arrow().clone();
+    let batches = frame.collect().await.unwrap();
+    let delivered = batches.first().map(|b| b.schema());
+    let columns = |fields: &arrow::datatypes::Fields| {
+        fields
+            .iter()
+            .map(|f| format!("{} {} {}", f.name(), f.data_type(), f.is_nullable()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(delivered) = &delivered {
+        assert_eq!(columns(planned.fields()), columns(delivered.fields()), "{sql}");
+    }
+    format!(
+        "{}\n{}",
+        columns(planned.fields()),
+        pretty_format_batches(&batches).unwrap()
+    )
 }
 
 async fn plan(ctx: &SessionContext, sql: &str) -> String {

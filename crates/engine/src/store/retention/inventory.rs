@@ -18,7 +18,7 @@ use crate::layout::{FileKind, WindowName, classify, flows_root, parse_exporter_d
 pub(crate) struct SealedPart {
     /// Its path.
     pub path: PathBuf,
-    /// Its size when listed (sealed files are never rewritten).
+    /// Its size when listed, with its rollups' (sealed files are never rewritten).
     pub bytes: u64,
 }
 
@@ -29,7 +29,7 @@ pub(crate) struct ExpiredPart {
     pub marker: PathBuf,
     /// `<stem>.parquet`; it may be gone already (a run that stopped between the two unlinks).
     pub path: PathBuf,
-    /// Its size when listed; 0 if it is gone.
+    /// Its size when listed, with its rollups'; 0 if it is gone.
     pub bytes: u64,
     /// When it was expired, ms since the epoch (the marker's content).
     pub expired_ms: i64,
@@ -124,6 +124,8 @@ fn walk(dir: &Path, channel: &mut Channel, issues: &mut Vec<RetentionIssue>) {
     // Sealed parts (window start, path, size) and markers (stem path -> window start) here.
     let mut sealed = Vec::new();
     let mut markers: HashMap<PathBuf, i64> = HashMap::new();
+    // Bytes of each part's rollups (stem path -> bytes).
+    let mut rollup_bytes: HashMap<PathBuf, u64> = HashMap::new();
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
@@ -147,8 +149,12 @@ fn walk(dir: &Path, channel: &mut Channel, issues: &mut Vec<RetentionIssue>) {
         let window = channel.windows.entry(name.start_ms).or_default();
         match kind {
             FileKind::Wal | FileKind::SealTmp => window.busy = true,
-            // Removed with their part (`remove`); their bytes are not counted.
-            FileKind::Rollup => {}
+            // Removed with their part (`remove`); their bytes count as the part's.
+            FileKind::Rollup => {
+                if let Ok(meta) = entry.metadata() {
+                    *rollup_bytes.entry(stem).or_default() += meta.len();
+                }
+            }
             FileKind::Expired => {
                 markers.insert(stem, name.start_ms);
             }
@@ -164,6 +170,7 @@ fn walk(dir: &Path, channel: &mut Channel, issues: &mut Vec<RetentionIssue>) {
         }
     }
     for (start, stem, bytes) in sealed {
+        let bytes = bytes + rollup_bytes.get(&stem).copied().unwrap_or(0);
         let window = channel.windows.entry(start).or_default();
         let path = with_kind(&stem, FileKind::Sealed);
         match markers.remove(&stem) {
