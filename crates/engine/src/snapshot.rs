@@ -36,7 +36,7 @@ pub struct FlowSnapshot {
     /// Logs skipped because they do not have the flow schema.
     pub bad_logs: usize,
     /// Rollups seen while listing (of sealed parts, or of parts about to be sealed; a rollup is
-    /// only read with its part, see [`rollup_of`](Self::rollup_of)).
+    /// only read with its part, see [`rollups_of`](Self::rollups_of)).
     pub rollups: Vec<RollupFile>,
 }
 

@@ -194,6 +194,16 @@ fn rollup_aggregate(aggregate: &Aggregate, sources: &[RollupFor]) -> Result<Opti
     }
     // Columns read outside the sums: the group keys and the conditions not on time alone.
     let (times, others): (Vec<&Expr>, Vec<&Expr>) = conditions.iter().partition(|c| is_time_bound(c));
+    // A volatile condition or key (`random() < 0.1`) would be drawn once per rollup row, not
+    // once per flow.
+    if aggregate
+        .group_expr
+        .iter()
+        .chain(others.iter().copied())
+        .any(Expr::is_volatile)
+    {
+        return Ok(None);
+    }
     let mut read: HashSet<String> = HashSet::new();
     for expr in aggregate.group_expr.iter().chain(others.iter().copied()) {
         read.extend(expr.column_refs().into_iter().map(|c| c.name.clone()));
