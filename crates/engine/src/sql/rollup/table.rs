@@ -2,6 +2,7 @@
 //! and one row per flow (`flows` = 1) of everything else, so that summing either gives the
 //! answer over the flows.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -78,8 +79,8 @@ pub fn rollup_filter_pushdown(filters: &[&Expr]) -> Vec<TableProviderFilterPushD
 /// Where a part's rows come from.
 #[derive(Debug, Default)]
 struct Sources {
-    rollups: Vec<std::path::PathBuf>,
-    parts: Vec<std::path::PathBuf>,
+    rollups: Vec<PathBuf>,
+    parts: Vec<PathBuf>,
     skipped: usize,
 }
 
@@ -159,7 +160,7 @@ impl RollupTable {
     async fn scan_rollups(
         &self,
         state: &dyn Session,
-        files: &[std::path::PathBuf],
+        files: &[PathBuf],
         wanted: &[usize],
         conditions: &[Expr],
     ) -> Result<Arc<dyn ExecutionPlan>> {
