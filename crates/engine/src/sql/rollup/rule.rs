@@ -171,9 +171,6 @@ fn rollup_aggregate(aggregate: &Aggregate, sources: &[RollupFor]) -> Result<Opti
     let Ok(provider) = source_as_provider(&scan.source) else {
         return Ok(None);
     };
-    if !sources.iter().any(|f| f(&provider, RollupKind::Src).is_some()) {
-        return Ok(None);
-    }
     if aggregate.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_))) {
         return Ok(None);
     }

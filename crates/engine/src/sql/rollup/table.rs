@@ -44,11 +44,6 @@ impl RollupTable {
             schema: rollup_table_schema(kind),
         }
     }
-
-    /// The rollup's kind.
-    pub fn kind(&self) -> RollupKind {
-        self.kind
-    }
 }
 
 /// The columns of a rollup table of `kind`: the rollup's and `flow_start`, which only
