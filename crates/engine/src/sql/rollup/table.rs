@@ -170,17 +170,21 @@ impl RollupTable {
             .with_listing_options(options)
             .with_schema(Arc::clone(&rollup_schema));
         let table = ListingTable::try_new(config)?;
-        let stored: Vec<usize> = (0..rollup_schema.fields().len()).collect();
+        // Read only the stored columns the query wants: a slave's local plan gets no projection
+        // pushdown from a physical optimizer, so this is what keeps its reads narrow.
+        let names: Vec<&String> = wanted.iter().map(|&i| self.schema.field(i).name()).collect();
+        let stored: Vec<usize> = names.iter().filter_map(|n| rollup_schema.index_of(n).ok()).collect();
         let plan = table.scan(state, Some(&stored), conditions, None).await?;
-        let exprs = wanted
+        let exprs = names
             .iter()
-            .map(|&i| {
-                let field = self.schema.field(i);
-                let expr: Arc<dyn PhysicalExpr> = match rollup_schema.index_of(field.name()) {
-                    Ok(j) => Arc::new(Column::new(field.name(), j)),
-                    Err(_) => Arc::new(Literal::new(ScalarValue::try_from(field.data_type())?)),
-                };
-                Ok((expr, field.name().clone()))
+            .zip(wanted)
+            .map(|(name, &i)| {
+                let expr: Arc<dyn PhysicalExpr> =
+                    match stored.iter().position(|&j| rollup_schema.field(j).name() == *name) {
+                        Some(k) => Arc::new(Column::new(name, k)),
+                        None => Arc::new(Literal::new(ScalarValue::try_from(self.schema.field(i).data_type())?)),
+                    };
+                Ok((expr, (*name).clone()))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
@@ -197,12 +201,23 @@ impl RollupTable {
         time: Option<&Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let flows = flow_schema();
-        let mut plan = table.scan(state, None, filters, None).await?;
+        // The flow columns read: the wanted ones and those of the time condition, in table order.
+        let mut read: Vec<usize> = wanted
+            .iter()
+            .filter_map(|&i| flows.index_of(self.schema.field(i).name()).ok())
+            .collect();
+        if time.is_some() {
+            read.push(flows.index_of(flow_col::FLOW_START)?);
+        }
+        read.sort_unstable();
+        read.dedup();
+        let mut plan = table.scan(state, Some(&read), filters, None).await?;
         if let Some(time) = time {
-            let df_schema = DFSchema::try_from(flows.as_ref().clone())?;
+            let df_schema = DFSchema::try_from(plan.schema().as_ref().clone())?;
             let predicate = state.create_physical_expr(unqualified(time)?, &df_schema)?;
             plan = Arc::new(FilterExec::try_new(predicate, plan)?);
         }
+        let read_schema = plan.schema();
         let exprs = wanted
             .iter()
             .map(|&i| {
@@ -210,7 +225,7 @@ impl RollupTable {
                 let expr: Arc<dyn PhysicalExpr> = if field.name() == FLOWS_COL {
                     Arc::new(Literal::new(ScalarValue::Int64(Some(1))))
                 } else {
-                    let j = flows.index_of(field.name())?;
+                    let j = read_schema.index_of(field.name())?;
                     Arc::new(Column::new(field.name(), j))
                 };
                 Ok((expr, field.name().clone()))
