@@ -161,8 +161,12 @@ impl ScanInner {
                 slave.name, local.name, slave.query
             )));
         }
+        // Nothing reads file statistics on a slave (its local plan is not optimized further, and
+        // a count answered from them would need the master's planner): skip collecting them.
+        let mut config = ctx.session_config().clone();
+        config.options_mut().execution.collect_statistics = false;
         let state = SessionStateBuilder::new()
-            .with_config(ctx.session_config().clone())
+            .with_config(config)
             .with_runtime_env(ctx.runtime_env())
             .build();
         let channels = match &self.request.channel {

@@ -14,6 +14,7 @@ use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
+use datafusion::execution::cache::cache_manager::FileStatisticsCache;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
@@ -65,7 +66,7 @@ impl FlowsTable {
 }
 
 /// The sealed files of a snapshot as a listing table (`None` if there are none).
-pub(crate) fn sealed_table(files: &[PathBuf]) -> datafusion::error::Result<Option<ListingTable>> {
+pub(crate) fn sealed_table(state: &dyn Session, files: &[PathBuf]) -> datafusion::error::Result<Option<ListingTable>> {
     if files.is_empty() {
         return Ok(None);
     }
@@ -77,7 +78,16 @@ pub(crate) fn sealed_table(files: &[PathBuf]) -> datafusion::error::Result<Optio
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(flow_schema());
-    Ok(Some(ListingTable::try_new(config)?))
+    Ok(Some(
+        ListingTable::try_new(config)?.with_cache(file_statistics_cache(state)),
+    ))
+}
+
+/// The session's cache of Parquet file statistics. A sealed file never changes, and the cache
+/// checks each file's size and modification time, so statistics computed by one query serve the
+/// next ones (the listing tables are made per query and would otherwise start empty).
+pub(crate) fn file_statistics_cache(state: &dyn Session) -> Option<Arc<FileStatisticsCache>> {
+    state.runtime_env().cache_manager.get_file_statistic_cache()
 }
 
 /// The open batches of a snapshot spread over up to `partitions` partitions.
@@ -124,7 +134,7 @@ impl TableProvider for FlowsTable {
             );
         }
         let mut inputs = Vec::with_capacity(2);
-        if let Some(sealed) = sealed_table(&snapshot.parquet_files)? {
+        if let Some(sealed) = sealed_table(state, &snapshot.parquet_files)? {
             inputs.push(sealed.scan(state, projection, filters, limit).await?);
         }
         let open = open_table(snapshot, state.config().target_partitions())?;

@@ -60,3 +60,27 @@ async fn an_empty_data_dir_is_an_empty_table() {
     let out = query(&ctx, "SELECT count(*) FROM flows").await;
     assert_eq!(out[0].column(0).as_primitive::<Int64Type>().value(0), 0);
 }
+
+/// Sealed files' statistics are computed once per session and kept (the listing tables are made
+/// per query), and a count answered from them follows newly sealed windows.
+#[tokio::test]
+async fn file_statistics_are_kept_between_queries_and_follow_new_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = FlowStore::open(config(dir.path())).unwrap();
+    store.append(&flows(1, T0, 100, 1000)).unwrap();
+    store.append(&flows(2, T0, 100, 300)).unwrap();
+    store.close().unwrap();
+
+    let ctx = SessionContext::new();
+    register_flows(&ctx, dir.path()).await.unwrap();
+    let cache = ctx.runtime_env().cache_manager.get_file_statistic_cache().unwrap();
+    let count = |out: Vec<RecordBatch>| out[0].column(0).as_primitive::<Int64Type>().value(0);
+    assert_eq!(count(query(&ctx, "SELECT count(*) FROM flows").await), 1300);
+    assert_eq!(cache.len(), 2);
+
+    let (mut store, _) = FlowStore::open(config(dir.path())).unwrap();
+    store.append(&flows(1, T0 + W, 100, 200)).unwrap();
+    store.close().unwrap();
+    assert_eq!(count(query(&ctx, "SELECT count(*) FROM flows").await), 1500);
+    assert_eq!(cache.len(), 3);
+}

@@ -24,7 +24,7 @@ use super::bounds::{TimeRange, is_time_bound};
 use crate::rollup::{FLOWS_COL, ROLLUP_EXT, RollupKind};
 use crate::schema::{col as flow_col, flow_schema, timestamp_type};
 use crate::sql::channels::channels_for_filters;
-use crate::sql::table::{FlowsTable, open_table, sealed_table};
+use crate::sql::table::{FlowsTable, file_statistics_cache, open_table, sealed_table};
 
 /// The rollup of `kind` over the channels of a [`FlowsTable`], with the columns of
 /// [`rollup_table_schema`].
@@ -133,7 +133,7 @@ impl TableProvider for RollupTable {
             inputs.push(self.scan_rollups(state, &sources.rollups, &wanted, &others).await?);
         }
         let time = time_condition(filters);
-        if let Some(sealed) = sealed_table(&sources.parts)? {
+        if let Some(sealed) = sealed_table(state, &sources.parts)? {
             inputs.push(self.scan_flows(state, sealed, &wanted, filters, time.as_ref()).await?);
         }
         let open = open_table(snapshot, state.config().target_partitions())?;
@@ -169,7 +169,7 @@ impl RollupTable {
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(Arc::clone(&rollup_schema));
-        let table = ListingTable::try_new(config)?;
+        let table = ListingTable::try_new(config)?.with_cache(file_statistics_cache(state));
         // Read only the stored columns the query wants: a slave's local plan gets no projection
         // pushdown from a physical optimizer, so this is what keeps its reads narrow.
         let names: Vec<&String> = wanted.iter().map(|&i| self.schema.field(i).name()).collect();
