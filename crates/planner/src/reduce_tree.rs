@@ -16,6 +16,8 @@
 //! partial state per proxy group. The engine groups producer tasks contiguously and evenly, so
 //! every group is padded to the widest group's K tasks with empty scans, and a single group gets
 //! an empty second group (a 1 -> 1 boundary would be removed and the merge run on the master).
+//! That second group runs in the master's process ([`SlaveRef::master_local`]): its tasks cost
+//! no plan sent and no connection.
 //!
 //! When it applies: every GROUP BY key is a low-cardinality flow field ([`LOW_CARDINALITY`]) or a
 //! function of `flow_start`/`flow_end` (a time bucket), or there is no GROUP BY. Otherwise the
@@ -180,8 +182,9 @@ impl ReduceTree {
             layout.extend(std::iter::repeat_n(None, width - slaves.len()));
         }
         if mergers.len() == 1 {
-            mergers.push(mergers[0].clone());
-            layout.extend(std::iter::repeat_n(None, width));
+            // The padding group runs in the master's own process: no plan is sent for it.
+            mergers.push(SlaveRef::master_local());
+            layout.extend(std::iter::repeat_n(Some(SlaveRef::master_local()), width));
         }
         Some((layout, mergers))
     }

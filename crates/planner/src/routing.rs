@@ -4,17 +4,20 @@
 //!   no flows; the second task of a one-slave cluster is an empty padding scan);
 //! - leaf split: task `i` reads slave `i` only;
 //! - routing: a stage holding the split scan runs task `i` on slave `i`; a merge stage
-//!   (`ProxyMergeExec`, see `reduce_tree`) runs task `g` on group `g`'s proxy; other stages (a
-//!   shuffled GROUP BY) go round-robin over the selected slaves, the resolver's URLs.
+//!   (`ProxyMergeExec`, see `reduce_tree`) runs task `g` on group `g`'s proxy (or, for a padding
+//!   group, in the master's process); other stages (a shuffled GROUP BY, a join) go round-robin
+//!   over the selected slaves, the resolver's URLs, a single task beside its input's.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_distributed::{
     DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedLeafExec, NetworkBoundaryExt, RouteTasksEvent,
-    RouteTasksEventResponse, ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse, WorkerResolver,
+    RouteTasksEventResponse, ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse, Stage, WorkerResolver,
+    get_distributed_worker_resolver,
 };
 use url::Url;
 
@@ -72,7 +75,9 @@ pub fn route_tasks(ev: RouteTasksEvent) -> Option<Result<RouteTasksEventResponse
         let urls: Result<Vec<Url>> = mergers.iter().map(|m| m.url().map_err(DataFusionError::from)).collect();
         return Some(urls.map(RouteTasksEventResponse::new));
     }
-    let variants = stage_scan_variants(ev.plan)?;
+    let Some(variants) = stage_scan_variants(ev.plan) else {
+        return Some(route_other(&ev));
+    };
     let urls: Result<Vec<Url>> = (0..ev.task_count)
         .map(|i| {
             // A padding task runs anywhere: on the first slave of the layout.
@@ -85,6 +90,48 @@ pub fn route_tasks(ev: RouteTasksEvent) -> Option<Result<RouteTasksEventResponse
         })
         .collect();
     Some(urls.map(RouteTasksEventResponse::new))
+}
+
+/// Routes a stage that neither reads flows nor merges a proxy group's partials (a shuffled
+/// GROUP BY, a join, a broadcast table) to the selected slaves: a single task beside the one
+/// task of the stage it reads, if there is one (no transfer); otherwise round-robin from a start
+/// that moves on with every stage. Never the master's in-process worker, where the engine would
+/// put a single task: the other nodes reading that stage cannot reach it.
+fn route_other(ev: &RouteTasksEvent) -> Result<RouteTasksEventResponse> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    if ev.task_count == 1
+        && let Some(url) = single_child_worker(ev.plan)
+    {
+        return Ok(RouteTasksEventResponse::new(vec![url]));
+    }
+    let urls = get_distributed_worker_resolver(ev.task_ctx.session_config())?.get_urls()?;
+    if urls.is_empty() {
+        return Err(DataFusionError::Plan("no slave to run a stage on".into()));
+    }
+    let start = NEXT.fetch_add(1, Ordering::Relaxed);
+    Ok(RouteTasksEventResponse::new(
+        (0..ev.task_count)
+            .map(|i| urls[(start + i) % urls.len()].clone())
+            .collect(),
+    ))
+}
+
+/// The worker of the stage `plan` reads, if that stage runs as one task.
+fn single_child_worker(plan: &Arc<dyn ExecutionPlan>) -> Option<Url> {
+    let mut found = None;
+    let _ = plan.apply(|node| {
+        let Some(boundary) = node.as_network_boundary() else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        if let Stage::Remote(remote) = boundary.input_stage()
+            && let [url] = remote.workers.as_slice()
+        {
+            found = Some(url.clone());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Jump)
+    });
+    found
 }
 
 /// The merge nodes of this stage, if it is a proxy groups' merge stage.

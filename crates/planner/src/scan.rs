@@ -130,6 +130,11 @@ impl SlaveScanExec {
         self.inner.tasks.iter().flatten()
     }
 
+    /// Whether this is a padding task of the master's own process (it reads nothing).
+    fn is_master_padding(&self) -> bool {
+        matches!(self.inner.tasks.as_slice(), [Some(s)] if s.is_master_local())
+    }
+
     /// Output partitions.
     pub fn partitions(&self) -> usize {
         self.inner.partitions
@@ -203,7 +208,10 @@ impl DisplayAs for SlaveScanExec {
         let names: Vec<&str> = inner
             .tasks
             .iter()
-            .map(|t| t.as_ref().map_or("-", |s| s.name.as_str()))
+            .map(|t| match t {
+                Some(s) if !s.is_master_local() => s.name.as_str(),
+                _ => "-",
+            })
             .collect();
         write!(f, "SlaveScanExec: slaves=[{}]", names.join(", "))?;
         if let Some(kind) = inner.request.rollup {
@@ -254,7 +262,7 @@ impl ExecutionPlan for SlaveScanExec {
 
     fn execute(&self, partition: usize, ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let schema: SchemaRef = self.schema();
-        if matches!(self.inner.tasks.as_slice(), [None]) {
+        if matches!(self.inner.tasks.as_slice(), [None]) || self.is_master_padding() {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(
                 schema,
                 futures::stream::empty(),

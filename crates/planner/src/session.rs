@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_distributed::{DistributedExt, SessionStateBuilderExt, Worker, WorkerQueryContext};
@@ -20,10 +20,12 @@ use crate::local::LocalFlows;
 use crate::reduce_tree::ReduceTree;
 use crate::routing::{ClusterWorkers, route_tasks, scan_task_count, split_scan};
 use crate::table::{cluster_catalog, cluster_rollup};
+use crate::topology::SlaveRef;
 
 /// The master's session: catalog `flowfold` over `cluster` (its channel tables from
 /// `channels`), flow functions, the distributed planner with flowfold's codec, task handlers,
-/// the reduce-tree rule and connection timeouts; the profiles of `profiles` as schemas.
+/// the reduce-tree rule and connection timeouts, and an in-process worker for the tasks that
+/// only pad a plan's shape; the profiles of `profiles` as schemas.
 pub fn master_session(
     cluster: Arc<ClusterState>,
     channels: Arc<ChannelCache>,
@@ -31,6 +33,10 @@ pub fn master_session(
     resources: &QueryResources,
 ) -> Result<SessionContext> {
     let timeouts = cluster.timeouts();
+    let local_worker = flow_worker(None, resources, timeouts)?;
+    let local_url = SlaveRef::master_local()
+        .url()
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
     let mut builder = SessionStateBuilder::new().with_default_features();
     if resources.rollups {
         builder = builder.with_optimizer_rule(Arc::new(UseRollups::default().with(cluster_rollup)));
@@ -45,6 +51,7 @@ pub fn master_session(
         .with_distributed_desired_task_count_handler(scan_task_count)
         .with_distributed_scale_up_leaf_node_handler(split_scan)
         .with_distributed_route_tasks_handler(route_tasks)
+        .with_distributed_local_worker_context(local_worker.to_local_worker_context(local_url))
         .with_distributed_planner()
         .build();
     let ctx = SessionContext::new_with_state(state);

@@ -46,6 +46,11 @@ pub struct ProxyGroup {
     pub slaves: Vec<SlaveRef>,
 }
 
+/// Name of [`SlaveRef::master_local`].
+pub const MASTER_LOCAL_NAME: &str = "master";
+/// Address of [`SlaveRef::master_local`]: never dialled.
+pub const MASTER_LOCAL_ADDR: &str = "flowfold-master.invalid:1";
+
 /// One node (a slave or a proxy): its name and its query (worker) address.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +91,18 @@ impl SlaveRef {
                 address: relay.clone(),
                 reason: e.to_string(),
             })
+    }
+
+    /// The master's own in-process worker, where the reduce tree puts the tasks that only pad
+    /// a plan's shape (they read and merge nothing). Its address is in `.invalid` (RFC 2606):
+    /// only the master reaches it, in-process, and any other node fails to resolve it.
+    pub fn master_local() -> SlaveRef {
+        SlaveRef::new(MASTER_LOCAL_NAME, MASTER_LOCAL_ADDR)
+    }
+
+    /// Whether this is [`SlaveRef::master_local`].
+    pub fn is_master_local(&self) -> bool {
+        self.query == MASTER_LOCAL_ADDR
     }
 
     /// The worker URL of the slave.
