@@ -18,10 +18,14 @@ pub fn distributed_plan(master: &mut Node, sql: &str) -> anyhow::Result<String> 
         .with_context(|| format!("no distributed_plan row in the master's EXPLAIN of {sql}"))
 }
 
-/// How the master runs a plan: merged on the proxy, or shuffled across the slaves.
+/// How the master runs a plan: merged on the proxy, shuffled across the slaves, or counted by
+/// each slave.
 pub fn shape(plan: &str) -> &'static str {
     let merged = plan.contains("ProxyMergeExec");
     let shuffled = plan.contains("NetworkShuffleExec");
+    if plan.contains("count_rows") {
+        return "counted by each slave -> Final";
+    }
     match (merged, shuffled) {
         (true, false) => "Partial -> proxy -> Final",
         (false, true) => "shuffled across slaves",
@@ -72,6 +76,10 @@ mod tests {
             "Partial -> proxy -> Final"
         );
         assert_eq!(shape("NetworkShuffleExec"), "shuffled across slaves");
+        assert_eq!(
+            shape("NetworkCoalesceExec\n t0: SlaveScanExec: slaves=[s1], count_rows"),
+            "counted by each slave -> Final"
+        );
         assert_eq!(shape("NetworkCoalesceExec"), "other");
     }
 }

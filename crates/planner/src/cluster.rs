@@ -139,9 +139,11 @@ impl ClusterState {
 
     /// Worker URLs of the selected slaves, at least two (repeated if needed): a stage over one
     /// slave still needs two tasks, or the engine would run it on the master (see `routing`).
+    /// The selection of the source groups that can answer: a query that may not miss one has
+    /// failed already when its scan was planned, and a partial answer needs the others' slaves.
     pub fn worker_urls(&self) -> Result<Vec<Url>, PlannerError> {
         let mut urls = Vec::new();
-        for selection in self.select()? {
+        for selection in self.select_available().0 {
             for slave in &selection.slaves {
                 urls.push(slave.url()?);
             }

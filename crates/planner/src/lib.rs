@@ -6,6 +6,7 @@ pub mod channel;
 pub mod channels;
 pub mod cluster;
 pub mod codec;
+pub mod count_rows;
 pub mod error;
 pub mod explain;
 pub mod flow_sources;

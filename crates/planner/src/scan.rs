@@ -7,12 +7,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, SessionState, SessionStateBuilder, TaskContext};
+use datafusion::functions_aggregate::count::count_all;
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
@@ -23,6 +24,7 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties};
+use datafusion::prelude::SessionContext;
 use engine::rollup::RollupKind;
 use engine::schema::flow_schema;
 use engine::snapshot::Channels;
@@ -50,6 +52,10 @@ pub struct ScanRequest {
     /// Read this rollup instead of the flows: the projection and filters are then over
     /// [`rollup_table_schema`], and conditions on `flow_start` alone are applied exactly.
     pub rollup: Option<RollupKind>,
+    /// Answer with the number of rows instead, as one row of one non-null `Int64` column of this
+    /// name (the state of a partial `count(*)`, see `count_rows`): the slave counts from its
+    /// files' statistics where they are exact. Only with no filters, limit or rollup.
+    pub count_rows: Option<String>,
 }
 
 impl ScanRequest {
@@ -89,9 +95,10 @@ impl SlaveScanExec {
 
     /// A scan with the task layout `tasks` (`None`: a padding task).
     pub fn with_layout(request: ScanRequest, tasks: Vec<Option<SlaveRef>>, partitions: usize) -> Result<SlaveScanExec> {
-        let schema = match &request.projection {
-            Some(indices) => Arc::new(request.table_schema().project(indices)?),
-            None => request.table_schema(),
+        let schema = match (&request.count_rows, &request.projection) {
+            (Some(name), _) => Arc::new(Schema::new(vec![Field::new(name, DataType::Int64, false)])),
+            (None, Some(indices)) => Arc::new(request.table_schema().project(indices)?),
+            (None, None) => request.table_schema(),
         };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -166,10 +173,10 @@ impl ScanInner {
                 slave.name, local.name, slave.query
             )));
         }
-        // Nothing reads file statistics on a slave (its local plan is not optimized further, and
-        // a count answered from them would need the master's planner): skip collecting them.
+        // Only a count reads file statistics on a slave (other local plans are not optimized
+        // further): skip collecting them otherwise.
         let mut config = ctx.session_config().clone();
-        config.options_mut().execution.collect_statistics = false;
+        config.options_mut().execution.collect_statistics = self.request.count_rows.is_some();
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(ctx.runtime_env())
@@ -179,6 +186,9 @@ impl ScanInner {
             Some(name) => Channels::Only(find_channel(&local.data_dir, name).into_iter().collect()),
         };
         let flows = FlowsTable::new(&local.data_dir, channels);
+        if let Some(name) = &self.request.count_rows {
+            return spread(count_plan(state, flows, name).await?, self.partitions);
+        }
         let table: Arc<dyn TableProvider> = match self.request.rollup {
             Some(kind) => Arc::new(RollupTable::new(flows, kind)),
             None => Arc::new(flows),
@@ -192,14 +202,29 @@ impl ScanInner {
             )
             .await?;
         let plan = push_filters_into_scan(&state, plan, &self.request.filters)?;
-        if plan.output_partitioning().partition_count() == self.partitions {
-            return Ok(plan);
-        }
-        Ok(Arc::new(RepartitionExec::try_new(
-            plan,
-            Partitioning::RoundRobinBatch(self.partitions),
-        )?))
+        spread(plan, self.partitions)
     }
+}
+
+/// `plan` with `partitions` output partitions.
+fn spread(plan: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    if plan.output_partitioning().partition_count() == partitions {
+        return Ok(plan);
+    }
+    Ok(Arc::new(RepartitionExec::try_new(
+        plan,
+        Partitioning::RoundRobinBatch(partitions),
+    )?))
+}
+
+/// The rows of `flows` counted into column `name`, planned by the slave's own optimizer: a
+/// constant from the files' statistics where they are exact, a scan of row counts otherwise.
+async fn count_plan(state: SessionState, flows: FlowsTable, name: &str) -> Result<Arc<dyn ExecutionPlan>> {
+    let ctx = SessionContext::new_with_state(state);
+    let frame = ctx
+        .read_table(Arc::new(flows))?
+        .aggregate(vec![], vec![count_all().alias(name)])?;
+    frame.create_physical_plan().await
 }
 
 impl DisplayAs for SlaveScanExec {
@@ -216,6 +241,9 @@ impl DisplayAs for SlaveScanExec {
         write!(f, "SlaveScanExec: slaves=[{}]", names.join(", "))?;
         if let Some(kind) = inner.request.rollup {
             write!(f, ", rollup={}", kind.name())?;
+        }
+        if inner.request.count_rows.is_some() {
+            write!(f, ", count_rows")?;
         }
         if let Some(projection) = &inner.request.projection {
             let schema = inner.request.table_schema();

@@ -16,6 +16,7 @@ use crate::channel::{TimedChannels, WorkerTimeouts};
 use crate::channels::ChannelCache;
 use crate::cluster::ClusterState;
 use crate::codec::FlowCodec;
+use crate::count_rows::CountRows;
 use crate::local::LocalFlows;
 use crate::reduce_tree::ReduceTree;
 use crate::routing::{ClusterWorkers, route_tasks, scan_task_count, split_scan};
@@ -24,7 +25,7 @@ use crate::topology::SlaveRef;
 
 /// The master's session: catalog `flowfold` over `cluster` (its channel tables from
 /// `channels`), flow functions, the distributed planner with flowfold's codec, task handlers,
-/// the reduce-tree rule and connection timeouts, and an in-process worker for the tasks that
+/// the count and reduce-tree rules and connection timeouts, and an in-process worker for the tasks that
 /// only pad a plan's shape; the profiles of `profiles` as schemas.
 pub fn master_session(
     cluster: Arc<ClusterState>,
@@ -44,6 +45,7 @@ pub fn master_session(
     let state = builder
         .with_config(query_config(resources))
         .with_runtime_env(query_runtime(resources).map_err(to_df)?)
+        .with_physical_optimizer_rule(Arc::new(CountRows))
         .with_physical_optimizer_rule(Arc::new(ReduceTree::new(Arc::clone(&cluster))))
         .with_distributed_worker_resolver(ClusterWorkers(Arc::clone(&cluster)))
         .with_distributed_channel_resolver(TimedChannels::new(timeouts))
