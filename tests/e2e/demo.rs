@@ -23,7 +23,7 @@ fn demo_runs_a_cluster_and_answers_through_the_master() -> anyhow::Result<()> {
         "stored 20000 of 20000 flows",
         "| 20000 |",
         "Top talkers:",
-        "ProxyMergeExec: on=[p1, p1]",
+        "ProxyMergeExec: on=[p1, master]",
         "SlaveScanExec: slaves=[s1]",
         "SlaveScanExec: slaves=[s2]",
         "Profile web",
