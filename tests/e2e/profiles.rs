@@ -182,20 +182,36 @@ fn profiles_are_views_created_changed_kept_and_deleted_through_admin() -> anyhow
 }
 
 /// Sealed bytes (Parquet windows and their rollups) under one exporter's channel directory.
-fn sealed_bytes(data: &std::path::Path, exporter: &str) -> u64 {
-    fn walk(dir: &std::path::Path, total: &mut u64) {
+/// Bytes and number of the files of an exporter's channel whose name ends with one of `endings`.
+fn channel_files(data: &std::path::Path, exporter: &str, endings: &[&str]) -> (u64, usize) {
+    fn walk(dir: &std::path::Path, endings: &[&str], total: &mut (u64, usize)) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
-                walk(&path, total);
-            } else if path.extension().is_some_and(|e| e == "parquet" || e == "rollup") {
-                *total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                walk(&path, endings, total);
+            } else if endings.iter().any(|e| path.to_string_lossy().ends_with(e)) {
+                total.0 += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                total.1 += 1;
             }
         }
     }
-    let mut total = 0;
-    walk(&data.join("flows").join(format!("exporter={exporter}")), &mut total);
+    let mut total = (0, 0);
+    walk(
+        &data.join("flows").join(format!("exporter={exporter}")),
+        endings,
+        &mut total,
+    );
     total
+}
+
+fn sealed_bytes(data: &std::path::Path, exporter: &str) -> u64 {
+    channel_files(data, exporter, &[".parquet", ".rollup"]).0
+}
+
+/// Whether every window of the exporter is sealed: no open window (write-ahead log) and no seal
+/// in progress is left, and some data is sealed.
+fn all_sealed(data: &std::path::Path, exporter: &str) -> bool {
+    channel_files(data, exporter, &[".arrows", ".parquet.tmp"]).1 == 0 && sealed_bytes(data, exporter) > 0
 }
 
 #[test]
@@ -234,7 +250,8 @@ fn deleting_a_flow_source_removes_its_channel_and_keeps_what_profiles_read() -> 
     };
     let counts = wait_for("every flow stored and sealed", Duration::from_secs(30), || {
         let counts = per_exporter(&node).ok()?;
-        let sealed = ["127.0.2.1", "127.0.2.2"].iter().all(|e| sealed_bytes(&data, e) > 0);
+        // Several windows are sealed one after another: wait for the last of them.
+        let sealed = ["127.0.2.1", "127.0.2.2"].iter().all(|e| all_sealed(&data, e));
         (counts.values().sum::<u64>() == 3000 && sealed).then_some(counts)
     })?;
     let admin = node.ready.metrics;
