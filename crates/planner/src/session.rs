@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionContext;
 use datafusion_distributed::{DistributedExt, SessionStateBuilderExt, Worker, WorkerQueryContext};
 use engine::profiles::ProfileCatalog;
@@ -66,27 +66,34 @@ pub fn master_session(
 
 /// The worker service of a node storing flows (`local`), or of a node that only computes
 /// shuffled stages (`None`).
+///
+/// Every task gets its own session. The engine offers a builder with DataFusion's default
+/// functions and rules, whose `build` registers all of them again: a few percent of a node's
+/// CPU on short queries. So the functions and rules are registered once, in a template state,
+/// and each task gets a clone of it with the task's own configuration (which carries the
+/// engine's per-task extensions) plus flowfold's.
 pub fn flow_worker(local: Option<LocalFlows>, resources: &QueryResources, timeouts: WorkerTimeouts) -> Result<Worker> {
     let local = local.map(Arc::new);
     let channels = Arc::new(TimedChannels::new(timeouts));
     let runtime = query_runtime(resources).map_err(to_df)?;
-    let worker = Worker::from_session_builder(move |ctx: WorkerQueryContext| {
-        let local = local.clone();
-        let channels = Arc::clone(&channels);
-        async move {
-            let mut builder = ctx.builder;
-            if let (Some(config), Some(local)) = (builder.config().as_mut(), local) {
-                config.set_extension(local);
-            }
-            builder
-                .scalar_functions()
-                .get_or_insert_with(Vec::new)
-                .extend(flow_functions().into_iter().map(Arc::new));
-            Ok(builder
-                .with_distributed_channel_resolver(SharedChannels(channels))
-                .with_distributed_user_codec(FlowCodec)
-                .build())
+    let mut template = SessionStateBuilder::new()
+        .with_default_features()
+        .with_runtime_env(Arc::clone(&runtime));
+    template
+        .scalar_functions()
+        .get_or_insert_with(Vec::new)
+        .extend(flow_functions().into_iter().map(Arc::new));
+    let template = Arc::new(template.build());
+    let worker = Worker::from_session_builder(move |mut ctx: WorkerQueryContext| {
+        let mut config = ctx.builder.config().take().unwrap_or_default();
+        if let Some(local) = &local {
+            config.set_extension(Arc::clone(local));
         }
+        config.set_distributed_channel_resolver(SharedChannels(Arc::clone(&channels)));
+        config.set_distributed_user_codec(FlowCodec);
+        let mut state = SessionState::clone(&template);
+        *state.config_mut() = config;
+        async move { Ok(state) }
     });
     Ok(worker.with_runtime_env(runtime).with_version(env!("CARGO_PKG_VERSION")))
 }
