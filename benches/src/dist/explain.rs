@@ -18,8 +18,8 @@ pub fn distributed_plan(master: &mut Node, sql: &str) -> anyhow::Result<String> 
         .with_context(|| format!("no distributed_plan row in the master's EXPLAIN of {sql}"))
 }
 
-/// How the master runs a plan: merged on the proxy, shuffled across the slaves, or counted by
-/// each slave.
+/// How the master runs a plan: merged on the proxy (partially, or finished there with its
+/// top-N), shuffled across the slaves, or counted by each slave.
 pub fn shape(plan: &str) -> &'static str {
     let merged = plan.contains("ProxyMergeExec");
     let shuffled = plan.contains("NetworkShuffleExec");
@@ -27,6 +27,7 @@ pub fn shape(plan: &str) -> &'static str {
         return "counted by each slave -> Final";
     }
     match (merged, shuffled) {
+        (true, false) if !plan.contains("PartialReduce") => "Partial -> proxy: Final and top-N",
         (true, false) => "Partial -> proxy -> Final",
         (false, true) => "shuffled across slaves",
         (true, true) => "proxy merge and shuffle",
@@ -72,8 +73,12 @@ mod tests {
     #[test]
     fn shapes_are_named_from_the_plan() {
         assert_eq!(
-            shape("DistributedExec\n ProxyMergeExec: on=[p1]\n AggregateExec: mode=Partial"),
+            shape("DistributedExec\n ProxyMergeExec: on=[p1]\n AggregateExec: mode=PartialReduce"),
             "Partial -> proxy -> Final"
+        );
+        assert_eq!(
+            shape("ProxyMergeExec: on=[p1]\n SortExec: TopK(fetch=10)\n AggregateExec: mode=Final"),
+            "Partial -> proxy: Final and top-N"
         );
         assert_eq!(shape("NetworkShuffleExec"), "shuffled across slaves");
         assert_eq!(

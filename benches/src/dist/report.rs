@@ -435,7 +435,7 @@ mod tests {
             rows: 1000,
             built_in: None,
         };
-        let plans = vec!["ProxyMergeExec".to_string(); n];
+        let plans = vec!["ProxyMergeExec PartialReduce".to_string(); n];
         let scanned = vec![1000u64; n];
         let inputs = Inputs {
             command: "cmd".into(),

@@ -1,7 +1,7 @@
 //! The queries of the distributed benchmark: the query benchmark's five (`queries::all`) plus two
 //! low-cardinality GROUP BYs (protocol, exporter), which the master runs as Partial (slaves) ->
-//! PartialReduce (proxy) -> Final, where the top-N by address or port are shuffled across the
-//! slaves. Each query carries, written by hand, the columns its scan reads with their Arrow byte
+//! PartialReduce (proxy) -> Final, where the top-N by address or port are finished on the proxy
+//! (the data set's slaves form one proxy group; across groups they are shuffled). Each query carries, written by hand, the columns its scan reads with their Arrow byte
 //! widths, to count the raw bytes of the rows scanned.
 
 use crate::dataset::Spec;

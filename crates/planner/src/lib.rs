@@ -10,6 +10,7 @@ pub mod count_rows;
 pub mod error;
 pub mod explain;
 pub mod flow_sources;
+mod group_top_n;
 pub mod health;
 pub mod local;
 pub mod merge;

@@ -23,14 +23,17 @@
 //! function of `flow_start`/`flow_end` (a time bucket), or there is no GROUP BY. Otherwise the
 //! groups could be too many to funnel through one master, and the rule leaves the plan to the
 //! engine, which shuffles partial states by key across the slaves; they finish the aggregation
-//! (and any top-N above it) and the master receives only final rows. It must run after
-//! DataFusion's own physical optimizer rules (it is appended after them).
+//! (and any top-N above it) and the master receives only final rows. Except a top-N over the
+//! slaves of one proxy group: it is finished on that group's proxy (see `group_top_n`). The rule
+//! must run after DataFusion's own physical optimizer rules (it is appended after them).
 
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{Partitioning, PhysicalExpr};
@@ -42,6 +45,7 @@ use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion_distributed::NetworkCoalesceExec;
 
 use crate::cluster::ClusterState;
+use crate::group_top_n::TopN;
 use crate::merge::ProxyMergeExec;
 use crate::scan::SlaveScanExec;
 use crate::topology::{ProxyGroup, SlaveRef, Topology};
@@ -93,17 +97,96 @@ impl PhysicalOptimizerRule for ReduceTree {
         if scans != 1 {
             return Ok(plan);
         }
-        let rewritten = plan.transform_down(|node| match self.rewrite(&node)? {
-            Some(tree) => Ok(Transformed::new(tree, true, TreeNodeRecursion::Jump)),
-            None => Ok(Transformed::no(node)),
+        let rewritten = plan.transform_down(|node| {
+            let tree = match self.rewrite_top_n(&node)? {
+                Some(tree) => Some(tree),
+                None => self.rewrite(&node)?,
+            };
+            Ok(match tree {
+                Some(tree) => Transformed::new(tree, true, TreeNodeRecursion::Jump),
+                None => Transformed::no(node),
+            })
         })?;
         Ok(rewritten.data)
+    }
+}
+
+/// A two-phase aggregation over the flow scan, taken apart: its `Partial` aggregate over the
+/// padded scan, and what the merge phases need.
+struct TwoPhase {
+    /// The `Partial` aggregate (and what lies below it), over the padded scan.
+    partial: Arc<dyn ExecutionPlan>,
+    /// Tasks of the padded scan.
+    producer_tasks: usize,
+    /// Each group's merger (a single group's padding group last).
+    mergers: Vec<SlaveRef>,
+    /// Whether every GROUP BY key has few distinct values.
+    low_cardinality: bool,
+    by_position: PhysicalGroupBy,
+    aggregates: Vec<Arc<AggregateFunctionExpr>>,
+    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
+    input_schema: SchemaRef,
+}
+
+impl TwoPhase {
+    /// The aggregate of `mode` over the `Partial` states of `input` (a single partition).
+    fn merge_over(&self, mode: AggregateMode, input: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(AggregateExec::try_new(
+            mode,
+            self.by_position.clone(),
+            self.aggregates.clone(),
+            self.filters.clone(),
+            Arc::new(CoalescePartitionsExec::new(input)),
+            Arc::clone(&self.input_schema),
+        )?))
+    }
+
+    /// Whether the scan reads the slaves of one proxy group only.
+    fn one_group(&self) -> bool {
+        matches!(self.mergers.as_slice(), [_, padding] if padding.is_master_local())
     }
 }
 
 impl ReduceTree {
     /// The tree for `node` if it is the final aggregate of an aggregation the rule applies to.
     fn rewrite(&self, node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(parts) = self.two_phase(node)? else {
+            return Ok(None);
+        };
+        if !parts.low_cardinality {
+            return Ok(None);
+        }
+        let groups = parts.mergers.len();
+        let to_proxies = NetworkCoalesceExec::try_new(Arc::clone(&parts.partial), parts.producer_tasks, groups)?;
+        let reduce = parts.merge_over(AggregateMode::PartialReduce, Arc::new(to_proxies))?;
+        let merge = ProxyMergeExec::new(reduce, parts.mergers.clone());
+        let to_master = NetworkCoalesceExec::try_new(Arc::new(merge), groups, 1)?;
+        Ok(Some(parts.merge_over(AggregateMode::Final, Arc::new(to_master))?))
+    }
+
+    /// The top-N of one proxy group finished on its merger, if `node` is the merge of a top-N
+    /// over a high-cardinality aggregation of one proxy group's slaves (see `group_top_n`).
+    fn rewrite_top_n(&self, node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(top_n) = TopN::of(node) else {
+            return Ok(None);
+        };
+        let Some(parts) = self.two_phase(&top_n.aggregate)? else {
+            return Ok(None);
+        };
+        if parts.low_cardinality || !parts.one_group() {
+            return Ok(None);
+        }
+        let tasks = parts.mergers.len();
+        let to_proxy = NetworkCoalesceExec::try_new(Arc::clone(&parts.partial), parts.producer_tasks, tasks)?;
+        let finished = top_n.rebuild_over(parts.merge_over(AggregateMode::Final, Arc::new(to_proxy))?)?;
+        let merge = ProxyMergeExec::new(finished, parts.mergers.clone());
+        let to_master = NetworkCoalesceExec::try_new(Arc::new(merge), tasks, 1)?;
+        Ok(Some(top_n.merge_over(Arc::new(to_master))?))
+    }
+
+    /// `node` taken apart, if it is the final aggregate of a two-phase aggregation over the flow
+    /// scan with only filters and projections between the scan and its `Partial` aggregate.
+    fn two_phase(&self, node: &Arc<dyn ExecutionPlan>) -> Result<Option<TwoPhase>> {
         let Some(top) = node.downcast_ref::<AggregateExec>() else {
             return Ok(None);
         };
@@ -116,50 +199,30 @@ impl ReduceTree {
         let Some(partial) = partial_node.downcast_ref::<AggregateExec>() else {
             return Ok(None);
         };
-        if !partial.group_expr().expr().iter().all(|(e, _)| low_cardinality(e)) {
-            return Ok(None);
-        }
         let Some(scan) = scan_below(partial.input()) else {
             return Ok(None);
         };
         let Some((layout, mergers)) = self.layout(&scan) else {
             return Ok(None);
         };
-        let groups = mergers.len();
         let producer_tasks = layout.len();
         let padded: Arc<dyn ExecutionPlan> = Arc::new(scan.with_tasks(layout)?);
-        let partial_node = Arc::clone(&partial_node)
+        let partial_padded = Arc::clone(&partial_node)
             .transform_up(|n| match n.is::<SlaveScanExec>() {
                 true => Ok(Transformed::yes(Arc::clone(&padded))),
                 false => Ok(Transformed::no(n)),
             })?
             .data;
-
-        let by_position = positional(partial.group_expr());
-        let aggregates = partial.aggr_expr().to_vec();
-        let filters = partial.filter_expr().to_vec();
-        let input_schema = partial.input_schema();
-
-        let to_proxies = NetworkCoalesceExec::try_new(partial_node, producer_tasks, groups)?;
-        let reduce = AggregateExec::try_new(
-            AggregateMode::PartialReduce,
-            by_position.clone(),
-            aggregates.clone(),
-            filters.clone(),
-            Arc::new(CoalescePartitionsExec::new(Arc::new(to_proxies))),
-            Arc::clone(&input_schema),
-        )?;
-        let merge = ProxyMergeExec::new(Arc::new(reduce), mergers);
-        let to_master = NetworkCoalesceExec::try_new(Arc::new(merge), groups, 1)?;
-        let last = AggregateExec::try_new(
-            AggregateMode::Final,
-            by_position,
-            aggregates,
-            filters,
-            Arc::new(CoalescePartitionsExec::new(Arc::new(to_master))),
-            input_schema,
-        )?;
-        Ok(Some(Arc::new(last)))
+        Ok(Some(TwoPhase {
+            partial: partial_padded,
+            producer_tasks,
+            mergers,
+            low_cardinality: partial.group_expr().expr().iter().all(|(e, _)| low_cardinality(e)),
+            by_position: positional(partial.group_expr()),
+            aggregates: partial.aggr_expr().to_vec(),
+            filters: partial.filter_expr().to_vec(),
+            input_schema: partial.input_schema(),
+        }))
     }
 
     /// The padded task layout of `scan` (group by group, K tasks each) and each group's merger.
