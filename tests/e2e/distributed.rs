@@ -308,12 +308,22 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
     );
     let rows: Value = serde_json::from_slice(&out.stdout)?;
     assert_eq!(rows["n"].as_u64(), Some(FLOWS_PER_FEED), "site-b's flows only");
-    // A partial shuffled GROUP BY too: its stages run on the slaves of the groups that answer.
+    // A partial top-N by address too: with site-b's one group left, it is finished on that
+    // group's merger (slave b), and equals what b answers over its own flows.
     let top = "SELECT ip_text(src_addr) AS s, sum(bytes) AS b FROM flows GROUP BY src_addr ORDER BY b DESC, s LIMIT 3";
     let out = master.sql_output(&["--partial"], top)?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("partial answer"), "{stderr}");
+    let got: Vec<Value> = String::from_utf8(out.stdout)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let want = b.sql_remote(top)?;
+    assert!(
+        want.len() == 3 && got.len() == want.len() && got.iter().zip(&want).all(|(g, w)| same(g, w)),
+        "partial top-N {got:?}, slave b answers {want:?}"
+    );
     // The other source group alone still answers nothing partial: the whole query fails.
     drop(b);
     Ok(())
