@@ -53,7 +53,13 @@ const QUERIES: &[&str] = &[
     "SELECT count(*) AS n FROM flows WHERE flow_start >= to_timestamp_millis(1699999900000) AND flow_start < to_timestamp_millis(1700000000000)",
     "SELECT count(*) AS n, sum(bytes) AS b FROM flows WHERE exporter = ip('127.0.1.1')",
     "SELECT ip_text(ip_net(src_addr, 16)) AS net, count(*) AS n FROM flows WHERE ip_version(src_addr) = 4 GROUP BY net ORDER BY n DESC, net LIMIT 10",
+    // Top-Ns over one proxy group's slaves (site-a's, site-b's): finished on that group's merger.
+    SITE_A_TOP_N,
+    "SELECT ip_text(dst_addr) AS d, dst_port, count(*) AS n FROM flows WHERE exporter = ip('127.0.1.21') GROUP BY dst_addr, dst_port HAVING count(*) > 1 ORDER BY n DESC, d, dst_port LIMIT 15",
 ];
+
+/// A top-N over site-a's slaves only (one exporter of each): finished on site-a's proxy.
+const SITE_A_TOP_N: &str = "SELECT ip_text(src_addr) AS a, sum(bytes) AS b FROM flows WHERE exporter IN (ip('127.0.1.1'), ip('127.0.1.11')) GROUP BY src_addr ORDER BY b DESC, a LIMIT 10";
 
 /// Sends one feed (`seed`, `exporters` from `source_base`) to every node in `targets`.
 fn feed(targets: &[&Standalone], seed: &str, exporters: &str, source_base: &str) -> anyhow::Result<()> {
@@ -240,6 +246,21 @@ fn distributed_answers_equal_one_node_through_failover() -> anyhow::Result<()> {
     let plan = distributed_plan(&master, "SELECT src_addr, dst_addr, count(*) FROM flows GROUP BY 1, 2")?;
     assert!(!plan.contains("ProxyMergeExec"), "{plan}");
     assert!(plan.contains("NetworkShuffleExec"), "{plan}");
+    // Unless it is a top-N over the slaves of one proxy group: that group's proxy finishes it.
+    let plan = distributed_plan(&master, SITE_A_TOP_N)?;
+    for part in [
+        "slaves=[a1s1]",
+        "slaves=[a1s2]",
+        "ProxyMergeExec: on=[a1p, master]",
+        "AggregateExec: mode=Final,",
+        "TopK(fetch=10)",
+    ] {
+        assert!(plan.contains(part), "no {part:?} in the distributed plan:\n{plan}");
+    }
+    assert!(
+        !plan.contains("NetworkShuffleExec") && !plan.contains("slaves=[b]"),
+        "{plan}"
+    );
 
     assert_eq!(served_by(&master)?, "site-a=a1,site-b=b");
     clients_agree(&master, &reference)?;
