@@ -7,6 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
+use engine::layout;
+use engine::rollup::ROLLUP_EXT;
 use flowfold_tests::node::Standalone;
 use flowfold_tests::wait_for;
 
@@ -181,37 +183,38 @@ fn profiles_are_views_created_changed_kept_and_deleted_through_admin() -> anyhow
     Ok(())
 }
 
-/// Sealed bytes (Parquet windows and their rollups) under one exporter's channel directory.
-/// Bytes and number of the files of an exporter's channel whose name ends with one of `endings`.
-fn channel_files(data: &std::path::Path, exporter: &str, endings: &[&str]) -> (u64, usize) {
-    fn walk(dir: &std::path::Path, endings: &[&str], total: &mut (u64, usize)) {
+/// Bytes and number of the files of an exporter's channel whose extension is one of `extensions`.
+fn channel_files(data: &std::path::Path, exporter: &str, extensions: &[&str]) -> (u64, usize) {
+    fn walk(dir: &std::path::Path, endings: &[String], total: &mut (u64, usize)) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, endings, total);
-            } else if endings.iter().any(|e| path.to_string_lossy().ends_with(e)) {
+            } else if endings.iter().any(|e| path.to_string_lossy().ends_with(e.as_str())) {
                 total.0 += entry.metadata().map(|m| m.len()).unwrap_or(0);
                 total.1 += 1;
             }
         }
     }
+    let endings: Vec<String> = extensions.iter().map(|e| format!(".{e}")).collect();
     let mut total = (0, 0);
     walk(
         &data.join("flows").join(format!("exporter={exporter}")),
-        endings,
+        &endings,
         &mut total,
     );
     total
 }
 
+/// Sealed bytes (Parquet windows and their rollups) under one exporter's channel directory.
 fn sealed_bytes(data: &std::path::Path, exporter: &str) -> u64 {
-    channel_files(data, exporter, &[".parquet", ".rollup"]).0
+    channel_files(data, exporter, &[layout::SEALED_EXT, ROLLUP_EXT]).0
 }
 
 /// Whether every window of the exporter is sealed: no open window (write-ahead log) and no seal
 /// in progress is left, and some data is sealed.
 fn all_sealed(data: &std::path::Path, exporter: &str) -> bool {
-    channel_files(data, exporter, &[".arrows", ".parquet.tmp"]).1 == 0 && sealed_bytes(data, exporter) > 0
+    channel_files(data, exporter, &[layout::WAL_EXT, layout::SEAL_TMP_EXT]).1 == 0 && sealed_bytes(data, exporter) > 0
 }
 
 #[test]

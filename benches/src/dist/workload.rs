@@ -1,8 +1,9 @@
 //! The queries of the distributed benchmark: the query benchmark's five (`queries::all`) plus two
 //! low-cardinality GROUP BYs (protocol, exporter), which the master runs as Partial (slaves) ->
 //! PartialReduce (proxy) -> Final, where the top-N by address or port are finished on the proxy
-//! (the data set's slaves form one proxy group; across groups they are shuffled). Each query carries, written by hand, the columns its scan reads with their Arrow byte
-//! widths, to count the raw bytes of the rows scanned.
+//! (the data set's slaves form one proxy group; across groups they are shuffled). Each query
+//! carries, written by hand, the columns its scan reads with their Arrow byte widths, to count
+//! the raw bytes of the rows scanned.
 
 use crate::dataset::Spec;
 use crate::queries::{self, Query};
