@@ -213,10 +213,7 @@ async fn start_query_service(
         resources.spill_dir = Some(dir);
     }
     let ctx = flow_session(&settings.data_dir, &resources, Some(profiles))?;
-    let local = LocalFlows {
-        name: settings.name.clone(),
-        data_dir: settings.data_dir.clone(),
-    };
+    let local = LocalFlows::new(settings.name.clone(), settings.data_dir.clone());
     let worker = flow_worker(Some(local), &resources, WorkerTimeouts::default())?;
     let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits.clone(), metrics));
     let listener = tokio::net::TcpListener::bind(settings.query)

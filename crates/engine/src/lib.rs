@@ -12,6 +12,7 @@ pub mod layout;
 #[cfg(feature = "sql")]
 pub mod profiles;
 pub mod rollup;
+pub mod row_counts;
 pub mod schema;
 pub mod snapshot;
 #[cfg(feature = "sql")]

@@ -1,8 +1,9 @@
 //! Optimizer rule: `count(*)` of a flow scan without conditions is counted by each slave from
-//! its files' statistics (Parquet footers, cached per session) instead of by reading its rows:
-//! the `Partial` count over a [`SlaveScanExec`] becomes a scan that answers the count itself
-//! ([`ScanRequest::count_rows`]). On one node DataFusion answers such a count from the
-//! statistics already; across slaves the master has none, so each slave plans its own count.
+//! its files' footers (remembered per slave, see `engine::row_counts`) and its open windows'
+//! batches, instead of by reading its rows: the `Partial` count over a [`SlaveScanExec`] becomes a
+//! scan that answers the count itself ([`ScanRequest::count_rows`]), with no plan of its own.
+//! On one node DataFusion answers such a count from the statistics already; across slaves the
+//! master has none, so each slave counts its own.
 //! It must run after DataFusion's physical optimizer rules and before the reduce tree (a
 //! count's partial state is one row per slave: there is nothing for a proxy to merge).
 

@@ -2,6 +2,9 @@
 //! worker's session config, read by [`crate::scan::SlaveScanExec`] when it runs there.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use engine::row_counts::RowCounts;
 
 /// The flows stored on this node.
 #[derive(Debug, Clone)]
@@ -10,4 +13,17 @@ pub struct LocalFlows {
     pub name: String,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// Row counts of its sealed parts, remembered between `count(*)` fragments.
+    pub row_counts: Arc<RowCounts>,
+}
+
+impl LocalFlows {
+    /// Slave `name` storing its flows under `data_dir`.
+    pub fn new(name: impl Into<String>, data_dir: impl Into<PathBuf>) -> LocalFlows {
+        LocalFlows {
+            name: name.into(),
+            data_dir: data_dir.into(),
+            row_counts: Arc::new(RowCounts::new()),
+        }
+    }
 }

@@ -7,13 +7,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::array::{Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, SessionState, SessionStateBuilder, TaskContext};
-use datafusion::functions_aggregate::count::count_all;
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
@@ -24,7 +25,6 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties};
-use datafusion::prelude::SessionContext;
 use engine::rollup::RollupKind;
 use engine::schema::flow_schema;
 use engine::snapshot::Channels;
@@ -54,7 +54,7 @@ pub struct ScanRequest {
     pub rollup: Option<RollupKind>,
     /// Answer with the number of rows instead, as one row of one non-null `Int64` column of this
     /// name (the state of a partial `count(*)`, see `count_rows`): the slave counts from its
-    /// files' statistics where they are exact. Only with no filters, limit or rollup.
+    /// files' footers and its open windows' batches. Only with no filters, limit or rollup.
     pub count_rows: Option<String>,
 }
 
@@ -173,22 +173,22 @@ impl ScanInner {
                 slave.name, local.name, slave.query
             )));
         }
-        // Only a count reads file statistics on a slave (other local plans are not optimized
-        // further): skip collecting them otherwise.
-        let mut config = ctx.session_config().clone();
-        config.options_mut().execution.collect_statistics = self.request.count_rows.is_some();
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(ctx.runtime_env())
-            .build();
         let channels = match &self.request.channel {
             None => Channels::All,
             Some(name) => Channels::Only(find_channel(&local.data_dir, name).into_iter().collect()),
         };
         let flows = FlowsTable::new(&local.data_dir, channels);
         if let Some(name) = &self.request.count_rows {
-            return spread(count_plan(state, flows, name).await?, self.partitions);
+            let rows = flows.count_rows(Arc::clone(&local.row_counts)).await?;
+            return counted(name, rows, self.partitions);
         }
+        // The local plan is not optimized further: no statistics are read.
+        let mut config = ctx.session_config().clone();
+        config.options_mut().execution.collect_statistics = false;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(ctx.runtime_env())
+            .build();
         let table: Arc<dyn TableProvider> = match self.request.rollup {
             Some(kind) => Arc::new(RollupTable::new(flows, kind)),
             None => Arc::new(flows),
@@ -217,14 +217,15 @@ fn spread(plan: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Arc<dyn Exe
     )?))
 }
 
-/// The rows of `flows` counted into column `name`, planned by the slave's own optimizer: a
-/// constant from the files' statistics where they are exact, a scan of row counts otherwise.
-async fn count_plan(state: SessionState, flows: FlowsTable, name: &str) -> Result<Arc<dyn ExecutionPlan>> {
-    let ctx = SessionContext::new_with_state(state);
-    let frame = ctx
-        .read_table(Arc::new(flows))?
-        .aggregate(vec![], vec![count_all().alias(name)])?;
-    frame.create_physical_plan().await
+/// One row holding `rows` in column `name` (the state of a partial `count(*)`), in the first of
+/// `partitions` partitions.
+fn counted(name: &str, rows: u64, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    let rows = i64::try_from(rows).map_err(|_| DataFusionError::Execution(format!("{rows} rows overflow a count")))?;
+    let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Int64, false)]));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(vec![rows]))])?;
+    let mut parts = vec![Vec::new(); partitions.max(1)];
+    parts[0].push(batch);
+    Ok(MemorySourceConfig::try_new_exec(&parts, schema, None)?)
 }
 
 impl DisplayAs for SlaveScanExec {

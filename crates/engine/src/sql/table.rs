@@ -22,6 +22,7 @@ use datafusion::prelude::SessionContext;
 
 use super::channels::channels_for_filters;
 use crate::error::Result;
+use crate::row_counts::RowCounts;
 use crate::schema::flow_schema;
 use crate::snapshot::{Channels, FlowSnapshot};
 
@@ -53,6 +54,19 @@ impl FlowsTable {
     /// The channels the table reads.
     pub(crate) fn channels(&self) -> &Channels {
         &self.channels
+    }
+
+    /// The flows of the table at this moment, counted without reading them (see
+    /// [`RowCounts`]); `counts` remembers the sealed parts' counts between calls.
+    pub async fn count_rows(&self, counts: Arc<RowCounts>) -> datafusion::error::Result<u64> {
+        let dir = self.data_dir.clone();
+        let channels = self.channels.clone();
+        tokio::task::spawn_blocking(move || {
+            FlowSnapshot::take_channels(&dir, &channels).and_then(|snapshot| counts.count(&snapshot))
+        })
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+        .map_err(|e| DataFusionError::External(Box::new(e)))
     }
 
     /// A snapshot of `channels` of the table's data directory.

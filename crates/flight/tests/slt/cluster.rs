@@ -97,10 +97,7 @@ fn link_tree(from: &Path, to: &Path) -> Result<(), String> {
 /// Serves a worker (a slave's, over `name` and `data_dir`, or a proxy's) on 127.0.0.1; its
 /// address.
 async fn start_worker(slave: Option<(&str, &Path)>) -> Result<String, String> {
-    let local = slave.map(|(name, dir)| LocalFlows {
-        name: name.to_string(),
-        data_dir: dir.to_path_buf(),
-    });
+    let local = slave.map(|(name, dir)| LocalFlows::new(name, dir));
     let resources = QueryResources {
         target_partitions: 2,
         ..QueryResources::default()
