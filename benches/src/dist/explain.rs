@@ -26,8 +26,13 @@ pub fn shape(plan: &str) -> &'static str {
     if plan.contains("count_rows") {
         return "counted by each slave -> Final";
     }
+    // The proxy's stage: from its merge to the boundary of the stage below.
+    let finished_on_proxy = plan
+        .split_once("ProxyMergeExec")
+        .and_then(|(_, proxy)| proxy.split("=> Network").next())
+        .is_some_and(|proxy| proxy.contains("mode=Final"));
     match (merged, shuffled) {
-        (true, false) if !plan.contains("PartialReduce") => "Partial -> proxy: Final and top-N",
+        (true, false) if finished_on_proxy => "Partial -> proxy: Final and top-N",
         (true, false) => "Partial -> proxy -> Final",
         (false, true) => "shuffled across slaves",
         (true, true) => "proxy merge and shuffle",
@@ -72,12 +77,18 @@ mod tests {
 
     #[test]
     fn shapes_are_named_from_the_plan() {
+        let below =
+            "[Stage 1] => NetworkCoalesceExec\n AggregateExec: mode=PartialReduce\n AggregateExec: mode=Partial";
         assert_eq!(
-            shape("DistributedExec\n ProxyMergeExec: on=[p1]\n AggregateExec: mode=PartialReduce"),
+            shape(&format!(
+                "AggregateExec: mode=Final\n ProxyMergeExec: on=[p1]\n AggregateExec: mode=PartialReduce\n {below}"
+            )),
             "Partial -> proxy -> Final"
         );
         assert_eq!(
-            shape("ProxyMergeExec: on=[p1]\n SortExec: TopK(fetch=10)\n AggregateExec: mode=Final"),
+            shape(&format!(
+                "ProxyMergeExec: on=[p1]\n SortExec: TopK(fetch=10)\n AggregateExec: mode=Final\n {below}"
+            )),
             "Partial -> proxy: Final and top-N"
         );
         assert_eq!(shape("NetworkShuffleExec"), "shuffled across slaves");

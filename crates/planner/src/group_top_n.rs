@@ -10,8 +10,9 @@
 //!     (projections, filters)
 //!       Final
 //!         NetworkCoalesce 2K -> 2
-//! Partial                          one task per slave
-//!   SlaveScanExec
+//! PartialReduce                    one task per slave: its partitions' states merged
+//!   Partial
+//!     SlaveScanExec
 //! ```
 //!
 //! This replaces the engine's shuffle of partial states across the slaves (a second stage on

@@ -213,7 +213,7 @@ impl ReduceTree {
                 false => Ok(Transformed::no(n)),
             })?
             .data;
-        Ok(Some(TwoPhase {
+        let mut parts = TwoPhase {
             partial: partial_padded,
             producer_tasks,
             mergers,
@@ -222,7 +222,11 @@ impl ReduceTree {
             aggregates: partial.aggr_expr().to_vec(),
             filters: partial.filter_expr().to_vec(),
             input_schema: partial.input_schema(),
-        }))
+        };
+        // Each slave merges the partial states of its partitions before sending them: one state
+        // per group and slave goes over the network, not one per group and partition.
+        parts.partial = parts.merge_over(AggregateMode::PartialReduce, Arc::clone(&parts.partial))?;
+        Ok(Some(parts))
     }
 
     /// The padded task layout of `scan` (group by group, K tasks each) and each group's merger.
