@@ -10,9 +10,10 @@
 //!     (projections, filters)
 //!       Final
 //!         NetworkCoalesce 2K -> 2
-//! PartialReduce                    one task per slave: its partitions' states merged
-//!   Partial
-//!     SlaveScanExec
+//! PartialReduce                    one task per slave: its partitions' states merged by key
+//!   Repartition hash(keys)
+//!     Partial
+//!       SlaveScanExec
 //! ```
 //!
 //! This replaces the engine's shuffle of partial states across the slaves (a second stage on

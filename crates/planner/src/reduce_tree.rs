@@ -8,12 +8,14 @@
 //! ProxyMergeExec              one task per proxy group, on its proxy (or first slave)
 //!   PartialReduce
 //!     NetworkCoalesce M*K -> M
-//! Partial                     one task per slave: group g's slaves are tasks g*K .. g*K+K-1
-//!   SlaveScanExec
+//! PartialReduce               one task per slave: group g's slaves are tasks g*K .. g*K+K-1
+//!   Partial                   (one per partition of the slave)
+//!     SlaveScanExec
 //! ```
 //!
-//! so each proxy merges its own slaves' partial states and the master receives one merged
-//! partial state per proxy group. The engine groups producer tasks contiguously and evenly, so
+//! so each slave sends one partial state per group (its partitions' states merged, not one per
+//! partition), each proxy merges its own slaves' partial states and the master receives one
+//! merged partial state per proxy group. The engine groups producer tasks contiguously and evenly, so
 //! every group is padded to the widest group's K tasks with empty scans, and a single group gets
 //! an empty second group (a 1 -> 1 boundary would be removed and the merge run on the master).
 //! That second group runs in the master's process ([`SlaveRef::master_local`]): its tasks cost
@@ -38,10 +40,10 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{Partitioning, PhysicalExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion_distributed::NetworkCoalesceExec;
 
 use crate::cluster::ClusterState;
@@ -141,6 +143,27 @@ impl TwoPhase {
         )?))
     }
 
+    /// The `Partial` states of each slave's partitions merged by key, keeping the partitions: a
+    /// hash repartition on the group keys, then a `PartialReduce` per partition. One state per
+    /// group and slave leaves the slave, not one per group and partition, and the merge stays
+    /// parallel (the groups of a high-cardinality GROUP BY can be many).
+    fn merge_by_key(&self) -> Result<Arc<dyn ExecutionPlan>> {
+        let partitions = self.partial.output_partitioning().partition_count();
+        if partitions < 2 {
+            return Ok(Arc::clone(&self.partial));
+        }
+        let keys = self.by_position.expr().iter().map(|(e, _)| Arc::clone(e)).collect();
+        let by_key = RepartitionExec::try_new(Arc::clone(&self.partial), Partitioning::Hash(keys, partitions))?;
+        Ok(Arc::new(AggregateExec::try_new(
+            AggregateMode::PartialReduce,
+            self.by_position.clone(),
+            self.aggregates.clone(),
+            self.filters.clone(),
+            Arc::new(by_key),
+            Arc::clone(&self.input_schema),
+        )?))
+    }
+
     /// Whether the scan reads the slaves of one proxy group only.
     fn one_group(&self) -> bool {
         matches!(self.mergers.as_slice(), [_, padding] if padding.is_master_local())
@@ -157,7 +180,8 @@ impl ReduceTree {
             return Ok(None);
         }
         let groups = parts.mergers.len();
-        let to_proxies = NetworkCoalesceExec::try_new(Arc::clone(&parts.partial), parts.producer_tasks, groups)?;
+        let per_slave = parts.merge_over(AggregateMode::PartialReduce, Arc::clone(&parts.partial))?;
+        let to_proxies = NetworkCoalesceExec::try_new(per_slave, parts.producer_tasks, groups)?;
         let reduce = parts.merge_over(AggregateMode::PartialReduce, Arc::new(to_proxies))?;
         let merge = ProxyMergeExec::new(reduce, parts.mergers.clone());
         let to_master = NetworkCoalesceExec::try_new(Arc::new(merge), groups, 1)?;
@@ -177,7 +201,7 @@ impl ReduceTree {
             return Ok(None);
         }
         let tasks = parts.mergers.len();
-        let to_proxy = NetworkCoalesceExec::try_new(Arc::clone(&parts.partial), parts.producer_tasks, tasks)?;
+        let to_proxy = NetworkCoalesceExec::try_new(parts.merge_by_key()?, parts.producer_tasks, tasks)?;
         let finished = top_n.rebuild_over(parts.merge_over(AggregateMode::Final, Arc::new(to_proxy))?)?;
         let merge = ProxyMergeExec::new(finished, parts.mergers.clone());
         let to_master = NetworkCoalesceExec::try_new(Arc::new(merge), tasks, 1)?;
@@ -213,7 +237,7 @@ impl ReduceTree {
                 false => Ok(Transformed::no(n)),
             })?
             .data;
-        let mut parts = TwoPhase {
+        Ok(Some(TwoPhase {
             partial: partial_padded,
             producer_tasks,
             mergers,
@@ -222,11 +246,7 @@ impl ReduceTree {
             aggregates: partial.aggr_expr().to_vec(),
             filters: partial.filter_expr().to_vec(),
             input_schema: partial.input_schema(),
-        };
-        // Each slave merges the partial states of its partitions before sending them: one state
-        // per group and slave goes over the network, not one per group and partition.
-        parts.partial = parts.merge_over(AggregateMode::PartialReduce, Arc::clone(&parts.partial))?;
-        Ok(Some(parts))
+        }))
     }
 
     /// The padded task layout of `scan` (group by group, K tasks each) and each group's merger.
