@@ -59,24 +59,25 @@ impl FlowsTable {
     /// The flows of the table at this moment, counted without reading them (see
     /// [`RowCounts`]); `counts` remembers the sealed parts' counts between calls.
     pub async fn count_rows(&self, counts: Arc<RowCounts>) -> datafusion::error::Result<u64> {
-        let dir = self.data_dir.clone();
-        let channels = self.channels.clone();
-        tokio::task::spawn_blocking(move || {
-            FlowSnapshot::take_channels(&dir, &channels).and_then(|snapshot| counts.count(&snapshot))
-        })
-        .await
-        .map_err(|e| DataFusionError::External(Box::new(e)))?
-        .map_err(|e| DataFusionError::External(Box::new(e)))
+        let (dir, channels) = (self.data_dir.clone(), self.channels.clone());
+        on_blocking_thread(move || FlowSnapshot::take_channels(&dir, &channels).and_then(|s| counts.count(&s))).await
     }
 
     /// A snapshot of `channels` of the table's data directory.
     pub(crate) async fn snapshot(&self, channels: Channels) -> datafusion::error::Result<FlowSnapshot> {
         let dir = self.data_dir.clone();
-        tokio::task::spawn_blocking(move || FlowSnapshot::take_channels(&dir, &channels))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?
-            .map_err(|e| DataFusionError::External(Box::new(e)))
+        on_blocking_thread(move || FlowSnapshot::take_channels(&dir, &channels)).await
     }
+}
+
+/// Runs the blocking file work `f` on Tokio's blocking threads.
+async fn on_blocking_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> datafusion::error::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+        .map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 /// The sealed files of a snapshot as a listing table (`None` if there are none).
