@@ -54,6 +54,9 @@ pub fn master_session(
         .with_distributed_scale_up_leaf_node_handler(split_scan)
         .with_distributed_route_tasks_handler(route_tasks)
         .with_distributed_local_worker_context(local_worker.to_local_worker_context(local_url))
+        // A shuffled aggregation too merges each slave's partial states by key before they
+        // cross the network (as the reduce tree and the one-group top-N do).
+        .with_distributed_partial_reduce(true)?
         .with_distributed_planner()
         .build();
     let ctx = SessionContext::new_with_state(state);
