@@ -131,6 +131,29 @@ impl FlowSnapshot {
         Ok(snap)
     }
 
+    /// The `flow_start` span (first, last ms) of each sealed part whose rollups' names all give
+    /// the same one, by the part's stem path. The names are written from the part's own rows,
+    /// flows filed away from their window included: a part whose span misses a time range holds
+    /// no flow in it.
+    pub fn part_spans(&self) -> HashMap<PathBuf, (i64, i64)> {
+        let mut spans: HashMap<PathBuf, Option<(i64, i64)>> = HashMap::new();
+        for rollup in &self.rollups {
+            let span = (rollup.first_start_ms, rollup.last_start_ms);
+            spans
+                .entry(rollup.stem_path.clone())
+                .and_modify(|seen| {
+                    if *seen != Some(span) {
+                        *seen = None;
+                    }
+                })
+                .or_insert(Some(span));
+        }
+        spans
+            .into_iter()
+            .filter_map(|(stem, span)| span.map(|span| (stem, span)))
+            .collect()
+    }
+
     /// The rollups of `kind` of each sealed part, in the order of
     /// [`parquet_files`](Self::parquet_files): `None` for a part without exactly one (none
     /// written, or two left by a crash; such a part is read from its flows).

@@ -21,7 +21,9 @@ use datafusion::physical_plan::union::UnionExec;
 use datafusion::prelude::SessionContext;
 
 use super::channels::channels_for_filters;
+use super::rollup::bounds::TimeRange;
 use crate::error::Result;
+use crate::layout::stem_path;
 use crate::row_counts::RowCounts;
 use crate::schema::flow_schema;
 use crate::snapshot::{Channels, FlowSnapshot};
@@ -78,6 +80,25 @@ async fn on_blocking_thread<T: Send + 'static>(
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?
         .map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+/// The sealed parts of `snapshot` that may hold flows within the `flow_start` bounds among
+/// `filters`. A part whose span (from its rollups' names, see [`FlowSnapshot::part_spans`])
+/// misses the range is left out before any of its files is opened or even stat'ed; a part
+/// without rollups is kept (its statistics prune it later).
+pub(crate) fn parts_in_range(snapshot: &FlowSnapshot, filters: &[Expr]) -> Vec<PathBuf> {
+    let mut range = TimeRange::default();
+    let bounded = filters.iter().fold(false, |bounded, f| range.narrow(f) | bounded);
+    if !bounded {
+        return snapshot.parquet_files.clone();
+    }
+    let spans = snapshot.part_spans();
+    let misses = |part: &PathBuf| {
+        stem_path(part)
+            .and_then(|stem| spans.get(&stem))
+            .is_some_and(|&(first, last)| range.misses(first, last))
+    };
+    snapshot.parquet_files.iter().filter(|p| !misses(p)).cloned().collect()
 }
 
 /// The sealed files of a snapshot as a listing table (`None` if there are none).
@@ -149,7 +170,7 @@ impl TableProvider for FlowsTable {
             );
         }
         let mut inputs = Vec::with_capacity(2);
-        if let Some(sealed) = sealed_table(state, &snapshot.parquet_files)? {
+        if let Some(sealed) = sealed_table(state, &parts_in_range(&snapshot, filters))? {
             inputs.push(sealed.scan(state, projection, filters, limit).await?);
         }
         let open = open_table(snapshot, state.config().target_partitions())?;

@@ -5,7 +5,7 @@
 //! otherwise (open windows, parts cut by the time range, parts without rollups). The answer is the
 //! same either way; `EXPLAIN` shows `RollupTable` and which files it read how.
 
-mod bounds;
+pub(crate) mod bounds;
 mod rule;
 mod table;
 

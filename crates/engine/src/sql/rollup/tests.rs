@@ -260,3 +260,64 @@ async fn an_unoptimized_rollup_scan_reads_only_the_columns_asked_for() {
     assert!(read.contains(&flow_reads), "{read:?}");
     assert!(read.iter().all(|r| *r == rollup_reads || *r == flow_reads), "{read:?}");
 }
+
+#[tokio::test]
+async fn time_bounds_skip_parts_whose_rollup_span_misses_and_keep_flows_filed_away() {
+    use crate::snapshot::FlowSnapshot;
+    use crate::sql::table::parts_in_range;
+    use datafusion::logical_expr::{col, lit};
+    use datafusion::scalar::ScalarValue;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = SmallRng::seed_from_u64(11);
+    let now = now_ms();
+    let base = window_start(now, WINDOW_MS) - 8 * WINDOW_MS;
+    let config = StoreConfig {
+        fsync_interval: std::time::Duration::ZERO,
+        ..StoreConfig::new(dir.path())
+    };
+    // Eight sealed windows, and 300 flows dated 2 h ahead: filed in the current window's part,
+    // whose rollups' span reaches them.
+    let dated = flows(&mut rng, base, 97, 8 * WINDOW_MS as usize / 97);
+    let ahead = flows(&mut rng, now + 7_200_000, 1, 300);
+    let (mut store, _) = FlowStore::open(config).unwrap();
+    append(&mut store, &dated);
+    append(&mut store, &ahead);
+    store.close().unwrap();
+
+    let snapshot = FlowSnapshot::take(dir.path()).unwrap();
+    let ts = |ms: i64| lit(ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into())));
+    let (w2, w5) = (base + 2 * WINDOW_MS, base + 5 * WINDOW_MS);
+    let kept = parts_in_range(
+        &snapshot,
+        &[col("flow_start").gt_eq(ts(w2)), col("flow_start").lt(ts(w5))],
+    );
+    assert!(
+        !kept.is_empty() && kept.len() * 2 < snapshot.parquet_files.len(),
+        "{} of {} parts kept",
+        kept.len(),
+        snapshot.parquet_files.len()
+    );
+    let later = parts_in_range(&snapshot, &[col("flow_start").gt_eq(ts(now + 7_000_000))]);
+    assert!(!later.is_empty() && later.len() < kept.len(), "{later:?}");
+
+    // The answers are the flows' own, read through the flow table (rollups off).
+    let ctx = flow_session(
+        dir.path(),
+        &QueryResources {
+            rollups: false,
+            ..QueryResources::default()
+        },
+        None,
+    )
+    .unwrap();
+    let all: Vec<&FlowRecord> = dated.iter().chain(&ahead).collect();
+    let count = |first: i64, last: i64| all.iter().filter(|r| (first..last).contains(&r.flow_start)).count();
+    for (first, last) in [(w2, w5), (now + 7_000_000, now + 7_300_000), (base, now + 7_300_000)] {
+        let sql = format!(
+            "SELECT count(*) AS n FROM flows WHERE flow_start >= to_timestamp_millis({first}) AND flow_start < to_timestamp_millis({last})"
+        );
+        let got = answer(&ctx, &sql).await;
+        assert!(got.contains(&format!("| {} ", count(first, last))), "{sql}\n{got}");
+    }
+}
