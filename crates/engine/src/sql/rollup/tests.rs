@@ -48,6 +48,15 @@ fn flows(rng: &mut SmallRng, first: i64, step: i64, n: usize) -> Vec<FlowRecord>
         .collect()
 }
 
+/// A store over `dir` that does not wait for fsync.
+fn open_store(dir: &std::path::Path) -> FlowStore {
+    let config = StoreConfig {
+        fsync_interval: std::time::Duration::ZERO,
+        ..StoreConfig::new(dir)
+    };
+    FlowStore::open(config).unwrap().0
+}
+
 fn append(store: &mut FlowStore, records: &[FlowRecord]) {
     let mut builder = FlowBatchBuilder::with_capacity(records.len());
     records.iter().for_each(|r| builder.append(r));
@@ -88,20 +97,16 @@ async fn rollups_answer_exactly_what_the_flows_answer() {
     let mut rng = SmallRng::seed_from_u64(7);
     let now = now_ms();
     let base = window_start(now, WINDOW_MS) - 8 * WINDOW_MS;
-    let config = || StoreConfig {
-        fsync_interval: std::time::Duration::ZERO,
-        ..StoreConfig::new(dir.path())
-    };
     // Eight sealed windows, and flows dated 2 h ahead (filed in the current window, so that
     // part's span reaches beyond its window).
-    let (mut store, _) = FlowStore::open(config()).unwrap();
+    let mut store = open_store(dir.path());
     append(&mut store, &flows(&mut rng, base, 97, 8 * WINDOW_MS as usize / 97));
     append(&mut store, &flows(&mut rng, now + 7_200_000, 1, 300));
     let closed = store.close().unwrap();
     assert_eq!(closed.stats.rollup_errors, 0);
     assert!(closed.stats.rollup_bytes > 0);
     // Open windows: flows of the current window, still in the log.
-    let (mut store, _) = FlowStore::open(config()).unwrap();
+    let mut store = open_store(dir.path());
     append(&mut store, &flows(&mut rng, window_start(now, WINDOW_MS), 7, 500));
     store.maintain(now).unwrap();
 
@@ -232,11 +237,7 @@ async fn an_unoptimized_rollup_scan_reads_only_the_columns_asked_for() {
     let mut rng = SmallRng::seed_from_u64(11);
     let now = now_ms();
     let base = window_start(now, WINDOW_MS) - 4 * WINDOW_MS;
-    let config = StoreConfig {
-        fsync_interval: std::time::Duration::ZERO,
-        ..StoreConfig::new(dir.path())
-    };
-    let (mut store, _) = FlowStore::open(config).unwrap();
+    let mut store = open_store(dir.path());
     append(&mut store, &flows(&mut rng, base, 97, 4 * WINDOW_MS as usize / 97));
     store.close().unwrap();
 
@@ -272,15 +273,11 @@ async fn time_bounds_skip_parts_whose_rollup_span_misses_and_keep_flows_filed_aw
     let mut rng = SmallRng::seed_from_u64(11);
     let now = now_ms();
     let base = window_start(now, WINDOW_MS) - 8 * WINDOW_MS;
-    let config = StoreConfig {
-        fsync_interval: std::time::Duration::ZERO,
-        ..StoreConfig::new(dir.path())
-    };
     // Eight sealed windows, and 300 flows dated 2 h ahead: filed in the current window's part,
     // whose rollups' span reaches them.
     let dated = flows(&mut rng, base, 97, 8 * WINDOW_MS as usize / 97);
     let ahead = flows(&mut rng, now + 7_200_000, 1, 300);
-    let (mut store, _) = FlowStore::open(config).unwrap();
+    let mut store = open_store(dir.path());
     append(&mut store, &dated);
     append(&mut store, &ahead);
     store.close().unwrap();
