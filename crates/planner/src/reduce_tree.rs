@@ -15,11 +15,11 @@
 //!
 //! so each slave sends one partial state per group (its partitions' states merged, not one per
 //! partition), each proxy merges its own slaves' partial states and the master receives one
-//! merged partial state per proxy group. The engine groups producer tasks contiguously and evenly, so
-//! every group is padded to the widest group's K tasks with empty scans, and a single group gets
-//! an empty second group (a 1 -> 1 boundary would be removed and the merge run on the master).
-//! That second group runs in the master's process ([`SlaveRef::master_local`]): its tasks cost
-//! no plan sent and no connection.
+//! merged partial state per proxy group. The engine groups producer tasks contiguously and
+//! evenly, so every group is padded to the widest group's K tasks with empty scans, and a single
+//! group gets an empty second group (a 1 -> 1 boundary would be removed and the merge run on the
+//! master). That second group runs in the master's process ([`SlaveRef::master_local`]): its
+//! tasks cost no plan sent and no connection.
 //!
 //! When it applies: every GROUP BY key is a low-cardinality flow field ([`LOW_CARDINALITY`]) or a
 //! function of `flow_start`/`flow_end` (a time bucket), or there is no GROUP BY. Otherwise the
