@@ -12,6 +12,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
+use datafusion_distributed::DistributedExt;
 use futures::StreamExt;
 use planner::{ClusterState, QueryReport, Served};
 
@@ -82,6 +83,9 @@ async fn attempt(
 ) -> datafusion::error::Result<SendableRecordBatchStream> {
     let mut state = ctx.state();
     state.config_mut().set_extension(Arc::clone(report));
+    // Workers report their plans' metrics only for `EXPLAIN ANALYZE`: otherwise the answer
+    // would wait, after its last row, for every task to send metrics nobody reads.
+    state.set_distributed_metrics_collection(matches!(plan, LogicalPlan::Analyze(_)))?;
     let physical = state.create_physical_plan(plan).await?;
     let stream = execute_stream(physical, state.task_ctx())?;
     with_first_batch(stream).await

@@ -57,6 +57,8 @@ pub fn master_session(
         // A shuffled aggregation too merges each slave's partial states by key before they
         // cross the network (as the reduce tree and the one-group top-N do).
         .with_distributed_partial_reduce(true)?
+        // Off unless a query turns it on (`EXPLAIN ANALYZE`, see the failover's `attempt`).
+        .with_distributed_metrics_collection(false)?
         .with_distributed_planner()
         .build();
     let ctx = SessionContext::new_with_state(state);
