@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SessionState, SessionStateBuilder};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_distributed::{DistributedExt, SessionStateBuilderExt, Worker, WorkerQueryContext};
 use engine::profiles::ProfileCatalog;
 use engine::sql::functions::flow_functions;
@@ -43,7 +43,7 @@ pub fn master_session(
         builder = builder.with_optimizer_rule(Arc::new(UseRollups::default().with(cluster_rollup)));
     }
     let state = builder
-        .with_config(query_config(resources))
+        .with_config(plan_config(resources))
         .with_runtime_env(query_runtime(resources).map_err(to_df)?)
         .with_physical_optimizer_rule(Arc::new(CountRows))
         .with_physical_optimizer_rule(Arc::new(ReduceTree::new(Arc::clone(&cluster))))
@@ -68,6 +68,19 @@ pub fn master_session(
     ctx.register_catalog(CATALOG, cluster_catalog(cluster, channels, profiles));
     Ok(ctx)
 }
+
+/// The master's session options: a node's (see [`query_config`]), with at least
+/// [`MIN_TASK_PARTITIONS`] partitions per task whatever the master's own thread count.
+fn plan_config(resources: &QueryResources) -> SessionConfig {
+    let config = query_config(resources);
+    let partitions = config.target_partitions().max(MIN_TASK_PARTITIONS);
+    config.with_target_partitions(partitions)
+}
+
+/// The fewest partitions the master plans a task with. DataFusion plans a query over one
+/// partition without the repartitions and merges the distributed planner cuts stages at, so a
+/// master with one thread would plan every query to run in its own process, where no flows are.
+const MIN_TASK_PARTITIONS: usize = 2;
 
 /// The worker service of a node storing flows (`local`), or of a node that only computes
 /// shuffled stages (`None`).

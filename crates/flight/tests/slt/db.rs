@@ -15,7 +15,7 @@ use crate::mask::DataDirMask;
 use crate::render;
 
 /// Threads a query's plan is split across: fixed, so plans are the same on every machine.
-const TARGET_PARTITIONS: usize = 2;
+pub const TARGET_PARTITIONS: usize = 2;
 
 /// A failed statement: the error's display text, data directory masked.
 #[derive(Debug)]
@@ -53,15 +53,16 @@ impl FlowDb {
     }
 
     /// A connection to the master of an in-process cluster (see `cluster.rs`), answering from
-    /// rollups if `rollups`.
+    /// rollups if `rollups`, with `threads` query threads.
     pub fn master(
         cluster: &Arc<planner::ClusterState>,
         channels: &Arc<planner::ChannelCache>,
         profiles: &Arc<ProfileCatalog>,
         rollups: bool,
+        threads: usize,
     ) -> Result<FlowDb, SltError> {
         let resources = engine::sql::QueryResources {
-            target_partitions: TARGET_PARTITIONS,
+            target_partitions: threads,
             rollups,
             ..Default::default()
         };

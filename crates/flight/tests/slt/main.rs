@@ -2,7 +2,8 @@
 //! through the query runner a Flight SQL client reaches (see `db.rs`); `distributed*.slt` files
 //! run on the master of an in-process cluster holding the same flows (see `cluster.rs`). Files
 //! whose name contains `rollups` run with the rollup rule on (a node's default); the others
-//! plan over the flows, so their `EXPLAIN`s show the scans rollups do not take.
+//! plan over the flows, so their `EXPLAIN`s show the scans rollups do not take. On a master,
+//! files whose name contains `one_thread` run with one query thread.
 //!
 //! `cargo test -p flowfold-flight --test slt` runs every file; `SLT_FILTER=time` runs only the
 //! files whose name contains that text. Each file's result is printed with every failing record;
@@ -141,6 +142,11 @@ enum Target<'a> {
 async fn run_file(file: &Path, target: Target<'_>, profiles: &Arc<ProfileCatalog>) -> Result<FileOutcome, String> {
     let profiles = Arc::clone(profiles);
     let rollups = file_name(file).contains("rollups");
+    // A master may run with one thread: it still plans for its slaves.
+    let threads = match file_name(file).contains("one_thread") {
+        true => 1,
+        false => db::TARGET_PARTITIONS,
+    };
     let records = parse_file::<DefaultColumnType>(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let connect: Box<dyn Fn() -> Result<FlowDb, db::SltError> + Send + Sync> = match target {
         Target::Node(data_dir) => {
@@ -149,7 +155,7 @@ async fn run_file(file: &Path, target: Target<'_>, profiles: &Arc<ProfileCatalog
         }
         Target::Master(cluster) => {
             let (state, channels) = (Arc::clone(&cluster.state), Arc::clone(&cluster.channels));
-            Box::new(move || FlowDb::master(&state, &channels, &profiles, rollups))
+            Box::new(move || FlowDb::master(&state, &channels, &profiles, rollups, threads))
         }
     };
     let mut runner = Runner::new(move || std::future::ready(connect()));
