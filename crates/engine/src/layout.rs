@@ -10,6 +10,7 @@
 //! retention grace; see `store::retention`), and `.rollup` (a summary of the sealed part of the
 //! same stem, `<stem>.<kind>.<first>.<last>.rollup`; see `rollup`).
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -47,11 +48,25 @@ fn datetime(ms: i64) -> Result<DateTime<chrono::Utc>> {
     DateTime::from_timestamp_millis(ms).ok_or(EngineError::TimeOutOfRange { ms })
 }
 
+/// Milliseconds in an hour: the span of an hour directory.
+pub const HOUR_MS: i64 = 3_600_000;
+/// Milliseconds in a day: the span of a date directory.
+const DAY_MS: i64 = 86_400_000;
+
 /// The partition directory of the window starting at `window_start_ms` of an exporter.
 pub fn partition_dir(data_dir: &Path, exporter: &[u8], window_start_ms: i64) -> Result<PathBuf> {
+    hour_dir(&channel_dir(data_dir, exporter), window_start_ms)
+}
+
+/// The directory of an exporter's channel: `DATA/flows/exporter=<addr>`.
+pub fn channel_dir(data_dir: &Path, exporter: &[u8]) -> PathBuf {
+    flows_root(data_dir).join(format!("{EXPORTER_PREFIX}{}", to_path_segment(exporter)))
+}
+
+/// The hour directory of a channel that holds the window starting at `window_start_ms`.
+pub fn hour_dir(channel_dir: &Path, window_start_ms: i64) -> Result<PathBuf> {
     let t = datetime(window_start_ms)?;
-    Ok(flows_root(data_dir)
-        .join(format!("exporter={}", to_path_segment(exporter)))
+    Ok(channel_dir
         .join(format!("date={}", t.format("%Y-%m-%d")))
         .join(format!("hour={}", t.format("%H"))))
 }
@@ -168,13 +183,79 @@ pub fn parse_exporter_dir(name: &str) -> Option<Addr16> {
 /// Like [`list_files`], but walks only the top-level directories for which `keep` is true; it is
 /// given the exporter of an `exporter=<addr>` directory, `None` for any other directory.
 pub fn list_files_where(data_dir: &Path, keep: impl Fn(Option<&Addr16>) -> bool) -> Result<Vec<(FileKind, PathBuf)>> {
+    list_files_within(data_dir, keep, None)
+}
+
+/// Like [`list_files_where`]; with `within` (first, last ms, inclusive), a channel whose outlier
+/// index is complete (see [`crate::outliers`]) has only these hour directories walked: those
+/// whose hour meets `within`, and those of its parts marked as holding flows outside their
+/// hour. Every flow starting within `within` is in a file listed.
+pub fn list_files_within(
+    data_dir: &Path,
+    keep: impl Fn(Option<&Addr16>) -> bool,
+    within: Option<(i64, i64)>,
+) -> Result<Vec<(FileKind, PathBuf)>> {
     let root = flows_root(data_dir);
     let mut stack = Vec::new();
     for (name, path) in list_dirs(&root)? {
-        if keep(parse_exporter_dir(&name).as_ref()) {
-            stack.push(path);
+        let exporter = parse_exporter_dir(&name);
+        if !keep(exporter.as_ref()) {
+            continue;
+        }
+        match within {
+            Some(within) if exporter.is_some() && crate::outliers::is_complete(&path) => {
+                stack.extend(hour_dirs_within(&path, within)?);
+            }
+            _ => stack.push(path),
         }
     }
+    walk(stack)
+}
+
+/// The hour directories of `channel` that may hold flows starting within `within`: those of the
+/// hours meeting it and those named by the channel's outlier index. A date or hour directory
+/// whose name does not parse is kept whole.
+fn hour_dirs_within(channel: &Path, (first, last): (i64, i64)) -> Result<BTreeSet<PathBuf>> {
+    let meets = |start: i64, span: i64| start <= last && start.saturating_add(span) > first;
+    let mut dirs = BTreeSet::new();
+    for (name, date_dir) in list_dirs(channel)? {
+        if name == crate::outliers::OUTLIERS_DIR {
+            continue;
+        }
+        let Some(day) = parse_date_dir(&name) else {
+            dirs.insert(date_dir);
+            continue;
+        };
+        if !meets(day, DAY_MS) {
+            continue;
+        }
+        for (name, hour_dir) in list_dirs(&date_dir)? {
+            match parse_hour_dir(&name) {
+                Some(hour) if !meets(day + hour * HOUR_MS, HOUR_MS) => {}
+                _ => {
+                    dirs.insert(hour_dir);
+                }
+            }
+        }
+    }
+    dirs.extend(crate::outliers::marked_dirs(channel)?);
+    Ok(dirs)
+}
+
+/// The start (ms) of the day a `date=YYYY-MM-DD` directory name stands for.
+fn parse_date_dir(name: &str) -> Option<i64> {
+    let date = chrono::NaiveDate::parse_from_str(name.strip_prefix("date=")?, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// The hour (0-23) an `hour=HH` directory name stands for.
+fn parse_hour_dir(name: &str) -> Option<i64> {
+    name.strip_prefix("hour=")?.parse().ok().filter(|h| (0..24).contains(h))
+}
+
+/// Every flow-table file under the directories of `stack`, sorted by path (a directory that
+/// vanishes while walking is skipped).
+fn walk(mut stack: Vec<PathBuf>) -> Result<Vec<(FileKind, PathBuf)>> {
     let mut out = Vec::new();
     while let Some(dir) = stack.pop() {
         let entries = match fs::read_dir(&dir) {
@@ -212,7 +293,7 @@ pub fn list_exporters(data_dir: &Path) -> Result<Vec<Addr16>> {
 }
 
 /// Subdirectories of `dir` as (name, path); a missing `dir` gives an empty list.
-fn list_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+pub fn list_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),

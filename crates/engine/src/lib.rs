@@ -9,6 +9,7 @@ pub mod clock;
 pub mod display;
 pub mod error;
 pub mod layout;
+pub mod outliers;
 #[cfg(feature = "sql")]
 pub mod profiles;
 pub mod rollup;

@@ -20,7 +20,7 @@ use arrow::array::RecordBatch;
 
 use crate::addr::Addr16;
 use crate::error::Result;
-use crate::layout::{FileKind, list_files_where, stem_path};
+use crate::layout::{FileKind, list_files_within, stem_path};
 use crate::rollup::{RollupFile, RollupKind};
 use crate::store::read_wal;
 
@@ -69,8 +69,8 @@ impl Channels {
 }
 
 /// The sealed parts of the selected channels, without the expired ones (those with a marker).
-fn sealed(data_dir: &Path, channels: &Channels) -> Result<Vec<PathBuf>> {
-    let files = list_files_where(data_dir, |e| channels.keeps(e))?;
+fn sealed(data_dir: &Path, channels: &Channels, within: Option<(i64, i64)>) -> Result<Vec<PathBuf>> {
+    let files = list_files_within(data_dir, |e| channels.keeps(e), within)?;
     let expired: HashSet<PathBuf> = files
         .iter()
         .filter(|(k, _)| *k == FileKind::Expired)
@@ -92,14 +92,21 @@ impl FlowSnapshot {
     /// Takes a snapshot of the selected channels only: other channels' directories are not even
     /// listed, and their logs are not read.
     pub fn take_channels(data_dir: &Path, channels: &Channels) -> Result<FlowSnapshot> {
-        let first: Vec<PathBuf> = sealed(data_dir, channels)?;
+        Self::take_within(data_dir, channels, None)
+    }
+
+    /// Takes a snapshot of the selected channels that holds at least every flow starting
+    /// `within` (first, last ms, inclusive): only the hour directories that may hold such flows
+    /// are listed (see [`list_files_within`]). The snapshot may hold other flows too.
+    pub fn take_within(data_dir: &Path, channels: &Channels, within: Option<(i64, i64)>) -> Result<FlowSnapshot> {
+        let first: Vec<PathBuf> = sealed(data_dir, channels, within)?;
         let first_stems: HashSet<PathBuf> = first.iter().filter_map(|p| stem_path(p)).collect();
         let mut snap = FlowSnapshot {
             parquet_files: first.clone(),
             ..Default::default()
         };
         let mut read_stems = HashSet::new();
-        for (kind, path) in list_files_where(data_dir, |e| channels.keeps(e))? {
+        for (kind, path) in list_files_within(data_dir, |e| channels.keeps(e), within)? {
             if kind == FileKind::Rollup {
                 snap.rollups.extend(RollupFile::parse(&path));
                 continue;
@@ -119,7 +126,7 @@ impl FlowSnapshot {
             read_stems.insert(stem);
         }
         let first: HashSet<PathBuf> = first.into_iter().collect();
-        for path in sealed(data_dir, channels)? {
+        for path in sealed(data_dir, channels, within)? {
             if first.contains(&path) {
                 continue;
             }

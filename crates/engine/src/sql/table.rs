@@ -65,10 +65,15 @@ impl FlowsTable {
         on_blocking_thread(move || FlowSnapshot::take_channels(&dir, &channels).and_then(|s| counts.count(&s))).await
     }
 
-    /// A snapshot of `channels` of the table's data directory.
-    pub(crate) async fn snapshot(&self, channels: Channels) -> datafusion::error::Result<FlowSnapshot> {
+    /// A snapshot of `channels` of the table's data directory holding at least the flows
+    /// starting `within` (first, last ms; see [`FlowSnapshot::take_within`]).
+    pub(crate) async fn snapshot(
+        &self,
+        channels: Channels,
+        within: Option<(i64, i64)>,
+    ) -> datafusion::error::Result<FlowSnapshot> {
         let dir = self.data_dir.clone();
-        on_blocking_thread(move || FlowSnapshot::take_channels(&dir, &channels)).await
+        on_blocking_thread(move || FlowSnapshot::take_within(&dir, &channels, within)).await
     }
 }
 
@@ -82,14 +87,21 @@ async fn on_blocking_thread<T: Send + 'static>(
         .map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
-/// The sealed parts of `snapshot` that may hold flows within the `flow_start` bounds among
-/// `filters`. A part whose span (from its rollups' names, see [`FlowSnapshot::part_spans`])
-/// misses the range is left out before any of its files is opened or even stat'ed; a part
-/// without rollups is kept (its statistics prune it later).
-pub(crate) fn parts_in_range(snapshot: &FlowSnapshot, filters: &[Expr]) -> Vec<PathBuf> {
+/// The `flow_start` bounds among `filters`.
+fn time_range(filters: &[Expr]) -> TimeRange {
     let mut range = TimeRange::default();
-    let bounded = filters.iter().fold(false, |bounded, f| range.narrow(f) | bounded);
-    if !bounded {
+    for f in filters {
+        range.narrow(f);
+    }
+    range
+}
+
+/// The sealed parts of `snapshot` that may hold flows within `range`. A part whose span (from
+/// its rollups' names, see [`FlowSnapshot::part_spans`]) misses the range is left out before
+/// any of its files is opened or even stat'ed; a part without rollups is kept (its statistics
+/// prune it later).
+pub(crate) fn parts_in_range(snapshot: &FlowSnapshot, range: &TimeRange) -> Vec<PathBuf> {
+    if range.within().is_none() {
         return snapshot.parquet_files.clone();
     }
     let spans = snapshot.part_spans();
@@ -161,7 +173,8 @@ impl TableProvider for FlowsTable {
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let channels = self.channels.clone().intersect(channels_for_filters(filters));
-        let snapshot = self.snapshot(channels).await?;
+        let range = time_range(filters);
+        let snapshot = self.snapshot(channels, range.within()).await?;
         if snapshot.bytes_skipped > 0 || snapshot.bad_logs > 0 {
             tracing::debug!(
                 torn_bytes = snapshot.bytes_skipped,
@@ -170,7 +183,7 @@ impl TableProvider for FlowsTable {
             );
         }
         let mut inputs = Vec::with_capacity(2);
-        if let Some(sealed) = sealed_table(state, &parts_in_range(&snapshot, filters))? {
+        if let Some(sealed) = sealed_table(state, &parts_in_range(&snapshot, &range))? {
             inputs.push(sealed.scan(state, projection, filters, limit).await?);
         }
         let open = open_table(snapshot, state.config().target_partitions())?;

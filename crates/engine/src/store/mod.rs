@@ -15,7 +15,7 @@ mod sealer;
 mod split;
 mod wal;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use arrow::array::RecordBatch;
@@ -26,7 +26,9 @@ pub use wal::{WalContents, decode_wal, read_wal};
 
 use crate::addr::Addr16;
 use crate::error::Result;
-use crate::layout::{FileKind, WindowName, ensure_dir, next_part, partition_dir, sync_dir, with_kind};
+use crate::layout::{
+    FileKind, WindowName, channel_dir, ensure_dir, next_part, partition_dir, stem_path, sync_dir, with_kind,
+};
 use seal::SealSettings;
 use sealer::Sealer;
 use wal::WalWriter;
@@ -95,6 +97,8 @@ pub struct StoreStats {
 
 struct OpenWindow {
     wal: WalWriter,
+    /// Whether the part is in its channel's outlier index (see [`crate::outliers`]).
+    outlier: bool,
 }
 
 /// The channel store: append flows, seal windows, recover at open.
@@ -104,6 +108,8 @@ pub struct FlowStore {
     grace_ms: i64,
     fsync_ms: i64,
     channels: HashMap<Addr16, BTreeMap<i64, OpenWindow>>,
+    /// Channels whose outlier index is known to be complete.
+    indexed: HashSet<Addr16>,
     sealer: Sealer,
     last_sync_ms: Option<i64>,
     rows_appended: u64,
@@ -144,6 +150,7 @@ impl FlowStore {
             fsync_ms: ms(cfg.fsync_interval),
             cfg,
             channels: HashMap::new(),
+            indexed: HashSet::new(),
             sealer,
             last_sync_ms: None,
             rows_appended: 0,
@@ -194,6 +201,15 @@ impl FlowStore {
                 .ok_or_else(|| crate::error::EngineError::BadBatch {
                     reason: "window vanished while appending".into(),
                 })?;
+            // The marker goes first: a snapshot that reads these rows from the log finds the
+            // part through the index.
+            if !window.outlier && split::leaves_hour(&piece, start) {
+                let stem = stem_path(window.wal.path()).ok_or_else(|| crate::error::EngineError::BadBatch {
+                    reason: "an open log without a window name".into(),
+                })?;
+                crate::outliers::mark(&stem)?;
+                window.outlier = true;
+            }
             window.wal.append(&piece)?;
             self.rows_appended += n as u64;
             self.batches_appended += 1;
@@ -220,13 +236,21 @@ impl FlowStore {
             self.queue_window(exporter, oldest)?;
             report.windows_queued += 1;
         }
+        if !self.indexed.contains(&exporter) {
+            // Channels already stored were indexed at open: one without a complete index is new.
+            let channel = channel_dir(&self.cfg.data_dir, &exporter);
+            if !crate::outliers::is_complete(&channel) {
+                crate::outliers::complete(&channel)?;
+            }
+            self.indexed.insert(exporter);
+        }
         let dir = partition_dir(&self.cfg.data_dir, &exporter, start)?;
         let wal = create_log(&dir, start)?;
         sync_dir(&dir)?;
         self.channels
             .entry(exporter)
             .or_default()
-            .insert(start, OpenWindow { wal });
+            .insert(start, OpenWindow { wal, outlier: false });
         self.windows_opened += 1;
         report.windows_opened += 1;
         Ok(self.cfg.segment_rows)

@@ -25,6 +25,8 @@ pub struct RecoveryReport {
     pub rollups_removed: usize,
     /// Logs without the flow schema, set aside as `.arrows.bad`.
     pub bad_files: usize,
+    /// Channels written before the outlier index existed, indexed now (see [`crate::outliers`]).
+    pub channels_indexed: usize,
 }
 
 /// Recovers the flow table under `data_dir`.
@@ -65,5 +67,6 @@ pub(crate) fn recover(data_dir: &Path, settings: &SealSettings) -> Result<Recove
             report.rollups_removed += 1;
         }
     }
+    report.channels_indexed = crate::outliers::index_old_channels(data_dir)?;
     Ok(report)
 }

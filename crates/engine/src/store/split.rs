@@ -61,6 +61,21 @@ pub(super) fn count_misdated(batch: &RecordBatch, filing: &Filing) -> usize {
         })
 }
 
+/// Whether rows of `batch`, filed in the window starting at `window_start`, start outside that
+/// window's hour directory (see [`crate::outliers`]).
+pub(super) fn leaves_hour(batch: &RecordBatch, window_start: i64) -> bool {
+    let Some(starts) = batch
+        .column_by_name(col::FLOW_START)
+        .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
+    else {
+        return false;
+    };
+    match (arrow::compute::min(starts), arrow::compute::max(starts)) {
+        (Some(first), Some(last)) => crate::outliers::leaves_hour(window_start, first, last),
+        _ => false,
+    }
+}
+
 /// The parts of `batch`, one per (exporter, window start), in first-seen order.
 pub(super) fn split(batch: &RecordBatch, filing: &Filing) -> Result<Vec<(Addr16, i64, RecordBatch)>> {
     check_schema(batch)?;

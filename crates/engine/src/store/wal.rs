@@ -43,6 +43,11 @@ impl WalWriter {
         })
     }
 
+    /// The log's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Rows written so far.
     pub(crate) fn rows(&self) -> usize {
         self.rows

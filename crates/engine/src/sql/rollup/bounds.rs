@@ -42,6 +42,11 @@ impl TimeRange {
         true
     }
 
+    /// The range as (first, last) ms, `None` if it is not bounded at all.
+    pub fn within(&self) -> Option<(i64, i64)> {
+        (*self != TimeRange::default()).then_some((self.first_ms, self.last_ms))
+    }
+
     /// `true` if every time in `first..=last` is in the range.
     pub fn covers(&self, first: i64, last: i64) -> bool {
         self.first_ms <= first && last <= self.last_ms

@@ -108,7 +108,7 @@ impl TableProvider for RollupTable {
             }
         }
         let channels = self.flows.channels().clone().intersect(channels_for_filters(filters));
-        let snapshot = self.flows.snapshot(channels).await?;
+        let snapshot = self.flows.snapshot(channels, range.within()).await?;
         let mut sources = Sources::default();
         for (part, rollup) in snapshot.parquet_files.iter().zip(snapshot.rollups_of(self.kind)) {
             match rollup {

@@ -42,6 +42,16 @@ pub(crate) fn remove(data_dir: &Path, due: &[Due], issues: &mut Vec<RetentionIss
                 }
             }
             remove_rollups(&part.path, issues);
+            if let Some(stem) = stem_path(&part.path)
+                && let Err(e) = crate::outliers::unmark(&stem)
+            {
+                issues.push(RetentionIssue::io(
+                    IssueKind::Remove,
+                    "remove outlier marker",
+                    &part.path,
+                    e,
+                ));
+            }
             match fs::remove_file(&part.marker) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
