@@ -8,7 +8,8 @@
 //! `.parquet.tmp` (a seal in progress; deleted at recovery) and `.expired` (a retention marker:
 //! the sealed part of the same stem is expired, hidden from new snapshots and removed after the
 //! retention grace; see `store::retention`), and `.rollup` (a summary of the sealed part of the
-//! same stem, `<stem>.<kind>.<first>.<last>.rollup`; see `rollup`).
+//! same stem, `<stem>.<kind>.<first>.<last>.rollup`; see `rollup`). Beside the date directories,
+//! `outliers/` indexes the parts holding flows outside their hour (see `outliers`).
 
 use std::collections::BTreeSet;
 use std::fs;
