@@ -262,4 +262,37 @@ mod tests {
         let (_, again) = crate::FlowStore::open(crate::StoreConfig::new(tmp.path())).unwrap();
         assert_eq!(again.channels_indexed, 0);
     }
+
+    #[test]
+    fn a_window_longer_than_an_hour_marks_the_parts_that_spill_past_it() {
+        use crate::{FlowBatchBuilder, FlowRecord, FlowStore, StoreConfig};
+        let tmp = tempfile::tempdir().unwrap();
+        let now = crate::clock::now_ms();
+        let window = 2 * HOUR_MS;
+        // One flow in each hour of the last two-hour window that has ended.
+        let start = now - now.rem_euclid(window) - window;
+        let mut b = FlowBatchBuilder::with_capacity(2);
+        for t in [start + 60_000, start + HOUR_MS + 60_000] {
+            b.append(&FlowRecord {
+                flow_start: t,
+                exporter: crate::addr::from_v4_u32(0x0a00_0002),
+                ..Default::default()
+            });
+        }
+        let config = StoreConfig {
+            window: std::time::Duration::from_secs(7200),
+            ..StoreConfig::new(tmp.path())
+        };
+        let (mut store, _) = FlowStore::open(config).unwrap();
+        store.append(&b.finish()).unwrap();
+        store.close().unwrap();
+        let channel = crate::layout::channel_dir(tmp.path(), &crate::addr::from_v4_u32(0x0a00_0002));
+        let first_hour = hour_dir(&channel, start).unwrap();
+        assert_eq!(marked_dirs(&channel).unwrap(), vec![first_hour.clone()]);
+        // The second hour has no directory of its own: its flow is found in the first's.
+        let second = start + HOUR_MS;
+        let snapshot =
+            FlowSnapshot::take_within(tmp.path(), &Channels::All, Some((second, second + HOUR_MS - 1))).unwrap();
+        assert_eq!(hour_dirs(&snapshot), [first_hour].into());
+    }
 }
