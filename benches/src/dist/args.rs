@@ -32,6 +32,10 @@ pub struct Args {
     /// Untimed warm-up runs per query and side, before the timed ones.
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
+    /// Time each run right after the other side's, without first running the same query once
+    /// more, untimed, on the same side (see `rounds`).
+    #[arg(long)]
+    pub no_rewarm: bool,
     /// `--query-threads` of every node (standalone, slaves, master); default: the number of
     /// cores.
     #[arg(long)]

@@ -104,7 +104,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let scanned = rows_scanned(&works, &mut standalone)?;
 
-    let measured = rounds::run(&works, &mut cluster, &mut standalone, args.warmup, args.runs)?;
+    let measured = rounds::run(
+        &works,
+        &mut cluster,
+        &mut standalone,
+        args.warmup,
+        args.runs,
+        !args.no_rewarm,
+    )?;
     let load_after = machine::load_average();
     let peers = cluster.peers();
     if let Some(dir) = &args.explain {
@@ -118,6 +125,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         threads,
         warmup: args.warmup,
         runs: args.runs,
+        rewarm: !args.no_rewarm,
         dataset: &dataset,
         shares: &shares,
         works: &works,

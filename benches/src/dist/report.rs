@@ -35,6 +35,8 @@ pub struct Inputs<'a> {
     pub warmup: usize,
     /// Timed rounds.
     pub runs: usize,
+    /// Whether each timed run followed an untimed one of the same query on the same side.
+    pub rewarm: bool,
     /// The data set.
     pub dataset: &'a Dataset,
     /// Its split over the slaves.
@@ -152,11 +154,15 @@ pub fn markdown(x: &Inputs) -> String {
         d.files,
         d.bytes as f64 / 1e6
     );
+    let rewarm = match x.rewarm {
+        true => ", each right after an untimed run of the same query on the same side (see `rounds.rs`)",
+        false => ", each right after the other side's run (`--no-rewarm`)",
+    };
     let _ = writeln!(
         out,
-        "- {} warm-up and {} timed runs per query and side, which side goes first flipping every round; \
-         wall time of the Flight SQL query from the harness (end to end); medians; the master's answer \
-         equalled the standalone node's on every run",
+        "- {} warm-up and {} timed runs per query and side{rewarm}, which side goes first flipping every \
+         round; wall time of the Flight SQL query from the harness (end to end); medians; the master's \
+         answer equalled the standalone node's on every run",
         x.warmup, x.runs
     );
     let _ = writeln!(
@@ -445,6 +451,7 @@ mod tests {
             threads: 2,
             warmup: 1,
             runs: 3,
+            rewarm: true,
             dataset: &dataset,
             shares: &[],
             works: &works,
