@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod channels;
 pub mod functions;
+pub mod local_files;
 pub mod nfdump_filter;
 pub mod rollup;
 pub mod session;

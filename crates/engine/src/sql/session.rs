@@ -74,10 +74,14 @@ pub fn query_runtime(resources: &QueryResources) -> Result<Arc<RuntimeEnv>> {
         None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
     }
     .with_max_temp_directory_size(resources.max_spill_bytes);
-    Ok(RuntimeEnvBuilder::new()
+    let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(resources.memory_bytes)))
         .with_disk_manager_builder(disk)
-        .build_arc()?)
+        .build_arc()?;
+    // Local files: `head` without opening the file (see `local_files`).
+    let file = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
+    runtime.register_object_store(file.as_ref(), super::local_files::local_files());
+    Ok(runtime)
 }
 
 /// Session options of every query: information schema, catalog `flowfold` schema `live` by
