@@ -49,11 +49,17 @@ pub fn mark(stem_path: &Path) -> Result<()> {
     let marker = marker_of(stem_path).ok_or_else(|| EngineError::BadBatch {
         reason: format!("{} is not a part of a channel", stem_path.display()),
     })?;
-    let dir = marker.parent().unwrap_or(Path::new("."));
+    write_empty(&marker, "write outlier marker")
+}
+
+/// Creates the empty file `path` and its directory, durably (the file and its directory entry
+/// are fsynced); `what` names the write in an error.
+fn write_empty(path: &Path, what: &'static str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     crate::layout::ensure_dir(dir)?;
-    fs::File::create(&marker)
+    fs::File::create(path)
         .and_then(|f| f.sync_all())
-        .map_err(EngineError::io("write outlier marker", &marker))?;
+        .map_err(EngineError::io(what, path))?;
     sync_dir(dir)
 }
 
@@ -75,13 +81,10 @@ pub fn is_complete(channel_dir: &Path) -> bool {
 
 /// Says the index of `channel_dir` is complete (durably).
 pub fn complete(channel_dir: &Path) -> Result<()> {
-    let dir = channel_dir.join(OUTLIERS_DIR);
-    crate::layout::ensure_dir(&dir)?;
-    let flag = dir.join(COMPLETE);
-    fs::File::create(&flag)
-        .and_then(|f| f.sync_all())
-        .map_err(EngineError::io("write outlier index flag", &flag))?;
-    sync_dir(&dir)
+    write_empty(
+        &channel_dir.join(OUTLIERS_DIR).join(COMPLETE),
+        "write outlier index flag",
+    )
 }
 
 /// The hour directories of the parts marked in `channel_dir`'s index.
