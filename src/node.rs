@@ -216,6 +216,7 @@ async fn start_query_service(
     let local = LocalFlows::new(settings.name.clone(), settings.data_dir.clone());
     let worker = flow_worker(Some(local), &resources, WorkerTimeouts::default())?;
     let runner = Arc::new(QueryRunner::new(ctx, settings.query_limits.clone(), metrics));
+    let service = FlowSqlService::new(runner).with_data_dir(settings.data_dir.clone());
     let listener = tokio::net::TcpListener::bind(settings.query)
         .await
         .with_context(|| format!("binding the query port {}", settings.query))?;
@@ -225,7 +226,7 @@ async fn start_query_service(
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = flight::serve(listener, FlowSqlService::new(runner), Some(worker), shutdown).await {
+        if let Err(e) = flight::serve(listener, service, Some(worker), shutdown).await {
             tracing::error!(error = %e, "query service stopped");
         }
     });

@@ -88,7 +88,7 @@ fn feed(targets: &[&Standalone], seed: &str, exporters: &str, source_base: &str)
 }
 
 /// Waits until `node` stores `expected` flows.
-fn wait_stored(node: &Standalone, expected: u64) -> anyhow::Result<()> {
+pub(crate) fn wait_stored(node: &Standalone, expected: u64) -> anyhow::Result<()> {
     let mut last = 0;
     flowfold_tests::wait_for("flows to be stored", std::time::Duration::from_secs(60), || {
         last = node.sql_remote("SELECT count(*) AS n FROM flows").ok()?.first()?["n"].as_u64()?;
@@ -139,7 +139,7 @@ fn served_by(master: &Master) -> anyhow::Result<String> {
 }
 
 /// The `distributed_plan` row of `EXPLAIN query` on the master.
-fn distributed_plan(master: &Master, query: &str) -> anyhow::Result<String> {
+pub(crate) fn distributed_plan(master: &Master, query: &str) -> anyhow::Result<String> {
     let rows = master.sql(&format!("EXPLAIN {query}"))?;
     Ok(rows
         .iter()
@@ -151,7 +151,7 @@ fn distributed_plan(master: &Master, query: &str) -> anyhow::Result<String> {
 
 /// Compares the master's answer with the reference's: in order when the query orders, as
 /// multisets otherwise.
-fn check(master: &Master, reference: &Standalone, query: &str) -> anyhow::Result<()> {
+pub(crate) fn check(master: &Master, reference: &Standalone, query: &str) -> anyhow::Result<()> {
     let mut got = master.sql(query).map_err(|e| anyhow::anyhow!("master: {query}: {e}"))?;
     let mut want = reference.sql_remote(query)?;
     anyhow::ensure!(!want.is_empty(), "the reference returned no rows for {query}");

@@ -18,6 +18,7 @@ mod proxy_edge_cases;
 mod proxy_round_robin;
 mod retention;
 mod softflowd;
+mod time_pruning;
 mod top;
 mod topology_admin;
 

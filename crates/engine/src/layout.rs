@@ -52,7 +52,7 @@ fn datetime(ms: i64) -> Result<DateTime<chrono::Utc>> {
 /// Milliseconds in an hour: the span of an hour directory.
 pub const HOUR_MS: i64 = 3_600_000;
 /// Milliseconds in a day: the span of a date directory.
-const DAY_MS: i64 = 86_400_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 /// The partition directory of the window starting at `window_start_ms` of an exporter.
 pub fn partition_dir(data_dir: &Path, exporter: &[u8], window_start_ms: i64) -> Result<PathBuf> {
@@ -244,13 +244,13 @@ fn hour_dirs_within(channel: &Path, (first, last): (i64, i64)) -> Result<BTreeSe
 }
 
 /// The start (ms) of the day a `date=YYYY-MM-DD` directory name stands for.
-fn parse_date_dir(name: &str) -> Option<i64> {
+pub fn parse_date_dir(name: &str) -> Option<i64> {
     let date = chrono::NaiveDate::parse_from_str(name.strip_prefix("date=")?, "%Y-%m-%d").ok()?;
     Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
 }
 
 /// The hour (0-23) an `hour=HH` directory name stands for.
-fn parse_hour_dir(name: &str) -> Option<i64> {
+pub fn parse_hour_dir(name: &str) -> Option<i64> {
     name.strip_prefix("hour=")?.parse().ok().filter(|h| (0..24).contains(h))
 }
 

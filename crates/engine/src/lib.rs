@@ -6,6 +6,7 @@
 pub mod addr;
 pub mod batch;
 pub mod clock;
+pub mod coverage;
 pub mod display;
 pub mod error;
 pub mod layout;

@@ -87,8 +87,9 @@ pub fn complete(channel_dir: &Path) -> Result<()> {
     )
 }
 
-/// The hour directories of the parts marked in `channel_dir`'s index.
-pub fn marked_dirs(channel_dir: &Path) -> Result<Vec<PathBuf>> {
+/// The parts marked in `channel_dir`'s index, as stem paths (`<channel>/date=D/hour=H/<stem>`),
+/// sorted.
+pub fn marked_parts(channel_dir: &Path) -> Result<Vec<PathBuf>> {
     let dir = channel_dir.join(OUTLIERS_DIR);
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -98,11 +99,21 @@ pub fn marked_dirs(channel_dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if let Some(window) = name.to_str().and_then(WindowName::parse) {
-            out.push(hour_dir(channel_dir, window.start_ms)?);
+        let Some(stem) = name.to_str() else { continue };
+        if let Some(window) = WindowName::parse(stem) {
+            out.push(hour_dir(channel_dir, window.start_ms)?.join(stem));
         }
     }
     out.sort();
+    Ok(out)
+}
+
+/// The hour directories of the parts marked in `channel_dir`'s index.
+pub fn marked_dirs(channel_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = marked_parts(channel_dir)?
+        .into_iter()
+        .filter_map(|stem| stem.parent().map(Path::to_path_buf))
+        .collect();
     out.dedup();
     Ok(out)
 }

@@ -4,6 +4,7 @@
 //! Statement tickets carry the SQL text itself, so any server can answer them and nothing is kept
 //! between GetFlightInfo and DoGet. Prepared statements live in a bounded table on the server.
 
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use arrow_flight::sql::{
 use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
+use planner::coverage::{COVERAGE_ACTION, Coverage, CoverageRequest};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -39,6 +41,8 @@ pub struct FlowSqlService {
     runner: Arc<QueryRunner>,
     prepared: PreparedStatements,
     sql_info: SqlInfoData,
+    /// On a node storing flows: its data directory, whose time coverage it tells a master.
+    data_dir: Option<PathBuf>,
 }
 
 impl FlowSqlService {
@@ -48,7 +52,35 @@ impl FlowSqlService {
             runner,
             prepared: PreparedStatements::new(1024),
             sql_info: sql_info(),
+            data_dir: None,
         }
+    }
+
+    /// The same service answering the action [`planner::coverage::COVERAGE_ACTION`] with the
+    /// time coverage of the flows stored in `data_dir`.
+    pub fn with_data_dir(mut self, data_dir: PathBuf) -> FlowSqlService {
+        self.data_dir = Some(data_dir);
+        self
+    }
+
+    /// The time coverage of the node's flows, as asked by `action`'s body.
+    async fn coverage(&self, action: &arrow_flight::Action) -> Result<Bytes, Status> {
+        let Some(data_dir) = self.data_dir.clone() else {
+            return Err(Status::unimplemented(
+                "this node stores no flows: it has no time coverage",
+            ));
+        };
+        let request: CoverageRequest = match action.body.is_empty() {
+            true => CoverageRequest::default(),
+            false => serde_json::from_slice(&action.body)
+                .map_err(|e| Status::invalid_argument(format!("a coverage request that does not parse: {e}")))?,
+        };
+        let coverage = tokio::task::spawn_blocking(move || Coverage::of(&data_dir, &request))
+            .await
+            .map_err(|e| Status::internal(format!("listing the time coverage: {e}")))?
+            .map_err(|e| Status::internal(format!("listing the time coverage: {e}")))?;
+        let body = serde_json::to_vec(&coverage).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Bytes::from(body))
     }
 
     /// Runs a plan and streams its results as Flight data.
@@ -185,6 +217,27 @@ impl FlightSqlService for FlowSqlService {
         Ok(DoPutPreparedStatementResult {
             prepared_statement_handle: Some(query.prepared_statement_handle),
         })
+    }
+
+    async fn do_action_fallback(
+        &self,
+        request: Request<arrow_flight::Action>,
+    ) -> Result<Response<<Self as arrow_flight::flight_service_server::FlightService>::DoActionStream>, Status> {
+        let action = request.into_inner();
+        if action.r#type != COVERAGE_ACTION {
+            return Err(Status::invalid_argument(format!("unknown action {:?}", action.r#type)));
+        }
+        let body = self.coverage(&action).await?;
+        let answer = futures::stream::once(async move { Ok(arrow_flight::Result { body }) });
+        Ok(Response::new(Box::pin(answer)))
+    }
+
+    async fn list_custom_actions(&self) -> Option<Vec<Result<arrow_flight::ActionType, Status>>> {
+        let coverage = arrow_flight::ActionType {
+            r#type: COVERAGE_ACTION.to_string(),
+            description: "the time spans of the flows this node stores, per channel (JSON)".to_string(),
+        };
+        self.data_dir.is_some().then(|| vec![Ok(coverage)])
     }
 
     async fn do_action_close_prepared_statement(

@@ -2,9 +2,12 @@
 //! channel tables of the selected slaves, asked of each slave's Flight SQL catalog
 //! (`GetTables`) and refreshed every few seconds in the background. Until the control plane
 //! reports new flow sources, a channel may appear on the master up to one refresh after its
-//! first flow; its data is always read fresh on the slaves.
+//! first flow; its data is always read fresh on the slaves. With the names, it keeps each
+//! slave's time coverage, the hint by which a time-bounded query leaves out the slaves that hold
+//! nothing in its range (see `coverage`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -17,6 +20,7 @@ use tonic::transport::Channel;
 
 use crate::channel::TimedChannels;
 use crate::cluster::ClusterState;
+use crate::coverage::{Coverage, CoverageRequest, ask_coverage};
 use crate::topology::SlaveRef;
 
 /// How often the background task asks the slaves.
@@ -29,6 +33,8 @@ pub struct ChannelCache {
     names: RwLock<BTreeSet<String>>,
     /// Each slave's channels, as it last answered.
     by_slave: RwLock<BTreeMap<String, BTreeSet<String>>>,
+    /// Each slave's time coverage, as it last answered (none: not known, never ruled out).
+    coverage: RwLock<BTreeMap<String, Coverage>>,
     /// Connections to the slaves, kept between listings.
     connections: TimedChannels,
 }
@@ -42,6 +48,7 @@ impl ChannelCache {
             cluster,
             names: RwLock::new(BTreeSet::new()),
             by_slave: RwLock::new(BTreeMap::new()),
+            coverage: RwLock::new(BTreeMap::new()),
             connections,
         }
     }
@@ -80,9 +87,24 @@ impl ChannelCache {
                 }
             }
         }
+        let everything = CoverageRequest::default();
+        let coverages = self.ask_each(&slaves, |c| ask_coverage(c, &everything)).await;
+        {
+            let mut coverage = self.coverage.write().unwrap_or_else(|p| p.into_inner());
+            for (slave, answer) in slaves.iter().zip(coverages) {
+                match answer {
+                    Ok(found) => coverage.insert(slave.name.clone(), found),
+                    Err(_) => coverage.remove(&slave.name),
+                };
+            }
+        }
         let topology = self.cluster.topology();
         let in_topology: BTreeSet<&str> = topology.slaves().map(|(_, s)| s.name.as_str()).collect();
         self.by_slave
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|name, _| in_topology.contains(name.as_str()));
+        self.coverage
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|name, _| in_topology.contains(name.as_str()));
@@ -116,17 +138,70 @@ impl ChannelCache {
         }
     }
 
-    /// Each slave's channel table names, asked in parallel over the kept connections, each
-    /// within the connect timeout + keepalive.
+    /// The slaves of `slaves` that may hold flows of the channels `wanted` (every channel if
+    /// `None`) starting within `within`. The slaves whose last known coverage misses the range
+    /// are asked again for that range alone, in parallel; those whose answer misses it too are
+    /// left out, the others kept (see `coverage`). At least one slave is kept.
+    pub async fn slaves_in_range(
+        &self,
+        slaves: Vec<SlaveRef>,
+        wanted: Option<&BTreeSet<String>>,
+        within: (i64, i64),
+    ) -> Vec<SlaveRef> {
+        let doubtful: Vec<SlaveRef> = {
+            let known = self.coverage.read().unwrap_or_else(|p| p.into_inner());
+            slaves
+                .iter()
+                .filter(|s| known.get(&s.name).is_some_and(|c| !c.meets(wanted, within)))
+                .cloned()
+                .collect()
+        };
+        if doubtful.is_empty() {
+            return slaves;
+        }
+        let request = CoverageRequest { within: Some(within) };
+        let answers = self.ask_each(&doubtful, |c| ask_coverage(c, &request)).await;
+        let out: BTreeSet<&str> = doubtful
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.as_ref().is_ok_and(|c| !c.meets(wanted, within)))
+            .map(|(slave, _)| slave.name.as_str())
+            .collect();
+        tracing::debug!(left_out = ?out, ?within, "slaves without flows in the query's time range");
+        let first = slaves.first().cloned();
+        let kept: Vec<SlaveRef> = slaves
+            .iter()
+            .filter(|s| !out.contains(s.name.as_str()))
+            .cloned()
+            .collect();
+        match (kept.is_empty(), first) {
+            (true, Some(first)) => vec![first],
+            _ => kept,
+        }
+    }
+
+    /// Each slave's channel table names, asked in parallel over the kept connections.
     async fn ask(&self, slaves: &[SlaveRef]) -> Vec<Result<Vec<String>, String>> {
+        self.ask_each(slaves, channels_of).await
+    }
+
+    /// `request` of each slave, in parallel over the kept connections, each within the connect
+    /// timeout + keepalive.
+    async fn ask_each<T, E, F, Fut>(&self, slaves: &[SlaveRef], request: F) -> Vec<Result<T, String>>
+    where
+        F: Fn(Channel) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
         let timeouts = self.cluster.timeouts();
         let limit = timeouts.connect + timeouts.keepalive;
+        let request = &request;
         let asks = slaves.iter().map(|slave| async move {
             let channel = slave
                 .url()
                 .map_err(|e| e.to_string())
                 .and_then(|url| self.connections.channel(&url).map_err(|e| e.to_string()))?;
-            match tokio::time::timeout(limit, channels_of(channel)).await {
+            match tokio::time::timeout(limit, request(channel)).await {
                 Ok(answer) => answer.map_err(|e| e.to_string()),
                 Err(_) => Err(format!("no answer within {limit:?}")),
             }

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod cluster;
 pub mod codec;
 pub mod count_rows;
+pub mod coverage;
 pub mod error;
 pub mod explain;
 pub mod flow_sources;

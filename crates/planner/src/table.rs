@@ -19,7 +19,7 @@ use engine::rollup::RollupKind;
 use engine::schema::flow_schema;
 use engine::snapshot::Channels;
 use engine::sql::channels::channels_for_filters;
-use engine::sql::rollup::{RollupFor, rollup_filter_pushdown, rollup_table_schema};
+use engine::sql::rollup::{RollupFor, flow_start_bounds, rollup_filter_pushdown, rollup_table_schema};
 use engine::sql::{CHANNEL_PREFIX, FLOWS_TABLE, FlowCatalog, channel_table_name};
 
 use crate::channels::ChannelCache;
@@ -136,8 +136,12 @@ impl TableProvider for ClusterFlowsTable {
             report.record(&selection, &missing);
         }
         let mut slaves: Vec<_> = selection.into_iter().flat_map(|s| s.slaves).collect();
-        if let Some(wanted) = self.wanted_channels(filters) {
-            slaves = self.channels.slaves_with_channels(slaves, &wanted).await;
+        let wanted = self.wanted_channels(filters);
+        if let Some(wanted) = &wanted {
+            slaves = self.channels.slaves_with_channels(slaves, wanted).await;
+        }
+        if let Some(within) = flow_start_bounds(filters) {
+            slaves = self.channels.slaves_in_range(slaves, wanted.as_ref(), within).await;
         }
         let request = ScanRequest {
             projection: projection.cloned(),

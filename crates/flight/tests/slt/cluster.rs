@@ -110,12 +110,13 @@ async fn start_worker(slave: Option<(&str, &Path)>) -> Result<String, String> {
         // A slave serves Flight SQL over its own flows (the master lists its channels there)
         // and the worker service on one port, as `flowfold slave` does.
         Some(local) => {
-            let ctx = engine::sql::flow_session(&local.data_dir, &resources, None).map_err(|e| e.to_string())?;
+            let data_dir = local.data_dir.clone();
+            let ctx = engine::sql::flow_session(&data_dir, &resources, None).map_err(|e| e.to_string())?;
             let runner = Arc::new(QueryRunner::new(ctx, QueryLimits::default(), QueryMetrics::new()));
             let worker = flow_worker(Some(local), &resources, WorkerTimeouts::default()).map_err(|e| e.to_string())?;
             tokio::spawn(serve(
                 listener,
-                FlowSqlService::new(runner),
+                FlowSqlService::new(runner).with_data_dir(data_dir),
                 Some(worker),
                 std::future::pending(),
             ));

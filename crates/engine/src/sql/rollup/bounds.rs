@@ -58,6 +58,16 @@ impl TimeRange {
     }
 }
 
+/// The closed `flow_start` range (first, last ms) the bounds among `filters` allow, `None` if
+/// they bound nothing.
+pub fn flow_start_bounds(filters: &[Expr]) -> Option<(i64, i64)> {
+    let mut range = TimeRange::default();
+    for f in filters {
+        range.narrow(f);
+    }
+    range.within()
+}
+
 /// `true` if `expr` is a bound [`TimeRange::narrow`] takes.
 pub(crate) fn is_time_bound(expr: &Expr) -> bool {
     TimeRange::default().narrow(expr)

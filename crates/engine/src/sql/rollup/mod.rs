@@ -9,6 +9,7 @@ pub(crate) mod bounds;
 mod rule;
 mod table;
 
+pub use bounds::flow_start_bounds;
 pub use rule::{RollupFor, UseRollups};
 pub use table::{RollupTable, rollup_filter_pushdown, rollup_table_schema};
 
