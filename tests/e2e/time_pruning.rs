@@ -1,5 +1,5 @@
 //! Time pruning of slaves on a master, across real processes: two source groups of one
-//! standalone slave each, `a` holding flows of three hours ago and `b` of a day before; a
+//! standalone slave each, `a` holding flows of yesterday noon and `b` of two days before; a
 //! reference node holds both. A query bounded to one of the two periods is planned on the slave
 //! holding it alone, and answers as the reference does. Flows that reach `b` in `a`'s period
 //! after the master last asked for `b`'s coverage are found at once (the master asks again
@@ -13,6 +13,7 @@ use crate::{flowfold, generate};
 
 const FLOWS: u64 = 3_000;
 const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Sends `FLOWS` flows of one exporter (`source`) ending from `end_ms` on to each of `targets`.
 fn feed(targets: &[&Standalone], seed: &str, source: &str, end_ms: i64) -> anyhow::Result<()> {
@@ -57,9 +58,10 @@ fn a_time_bounded_query_reads_only_the_slaves_holding_its_range() -> anyhow::Res
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
-    let hour = now - now.rem_euclid(HOUR_MS);
-    let a_time = hour - 3 * HOUR_MS + 1_800_000;
-    let b_time = hour - 27 * HOUR_MS + 1_800_000;
+    // Whole days apart: the coverage a master keeps counts whole days.
+    let today = now - now.rem_euclid(DAY_MS);
+    let a_time = today - DAY_MS + 12 * HOUR_MS;
+    let b_time = today - 3 * DAY_MS + 12 * HOUR_MS;
     feed(&[&a, &reference], "21", "127.0.2.1", a_time)?;
     feed(&[&b, &reference], "22", "127.0.2.2", b_time)?;
     wait_stored(&a, FLOWS)?;

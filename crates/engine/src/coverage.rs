@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::addr::Addr16;
 use crate::error::{EngineError, Result};
 use crate::layout::{
-    FileKind, HOUR_MS, classify, flows_root, list_dirs, parse_date_dir, parse_exporter_dir, parse_hour_dir,
+    DAY_MS, FileKind, HOUR_MS, classify, flows_root, list_dirs, parse_date_dir, parse_exporter_dir, parse_hour_dir,
 };
 use crate::outliers::{OUTLIERS_DIR, is_complete, marked_parts};
 use crate::rollup::RollupFile;
@@ -32,15 +32,23 @@ pub fn meets(a: Span, b: Span) -> bool {
     a.0 <= b.1 && b.0 <= a.1
 }
 
-/// The spans of each channel of `data_dir`, sorted and merged; with `within`, only the spans
-/// that meet it (a channel with none keeps an empty list).
+/// The most marked parts whose spans the whole answer (no `within`) reads: a channel with more
+/// counts as [`ANYWHERE`] there, so that answer stays quick whatever the index holds.
+pub const MOST_MARKED_PARTS: usize = 1000;
+
+/// The spans of each channel of `data_dir`, sorted and merged.
+///
+/// With `within`, only the spans meeting it (a channel with none keeps an empty list), to the
+/// hour. Without, every span, coarser and quick on long retention: a date directory counts as its
+/// whole day (its hours are not listed), and a channel with more than [`MOST_MARKED_PARTS`]
+/// marked parts as [`ANYWHERE`].
 pub fn channel_coverage(data_dir: &Path, within: Option<Span>) -> Result<BTreeMap<Addr16, Vec<Span>>> {
     let mut out = BTreeMap::new();
     for (name, dir) in list_dirs(&flows_root(data_dir))? {
         let Some(exporter) = parse_exporter_dir(&name) else {
             continue;
         };
-        let mut spans = of_channel(&dir)?;
+        let mut spans = of_channel(&dir, within)?;
         if let Some(within) = within {
             spans.retain(|s| meets(*s, within));
         }
@@ -49,8 +57,8 @@ pub fn channel_coverage(data_dir: &Path, within: Option<Span>) -> Result<BTreeMa
     Ok(out)
 }
 
-/// The spans of one channel directory.
-fn of_channel(channel: &Path) -> Result<Vec<Span>> {
+/// The spans of one channel directory (those of days missing `within` left out).
+fn of_channel(channel: &Path, within: Option<Span>) -> Result<Vec<Span>> {
     if !is_complete(channel) {
         return Ok(vec![ANYWHERE]);
     }
@@ -62,6 +70,14 @@ fn of_channel(channel: &Path) -> Result<Vec<Span>> {
         let Some(day) = parse_date_dir(&name) else {
             return Ok(vec![ANYWHERE]);
         };
+        let whole_day = (day, day + DAY_MS - 1);
+        let Some(within) = within else {
+            spans.push(whole_day);
+            continue;
+        };
+        if !meets(whole_day, within) {
+            continue;
+        }
         for (name, _) in list_dirs(&date_dir)? {
             let Some(hour) = parse_hour_dir(&name) else {
                 return Ok(vec![ANYWHERE]);
@@ -70,49 +86,65 @@ fn of_channel(channel: &Path) -> Result<Vec<Span>> {
             spans.push((start, start + HOUR_MS - 1));
         }
     }
-    for part in marked_parts(channel)? {
-        spans.extend(part_span(&part)?);
+    let marked = marked_parts(channel)?;
+    if within.is_none() && marked.len() > MOST_MARKED_PARTS {
+        return Ok(vec![ANYWHERE]);
     }
+    spans.extend(marked_spans(&marked)?);
     Ok(merge(spans))
 }
 
-/// The span of the marked part `stem_path`: its rollups' (all of them must agree), or
-/// [`ANYWHERE`] if it is open, being sealed, or has none; `None` if its directory is gone
-/// (retention removed it since the index was read).
-fn part_span(stem_path: &Path) -> Result<Option<Span>> {
-    let (Some(dir), Some(stem)) = (stem_path.parent(), stem_path.file_name().and_then(|s| s.to_str())) else {
-        return Ok(Some(ANYWHERE));
-    };
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(EngineError::io("list directory", dir)(e)),
-    };
-    let mut span = None;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some((kind, file_stem)) = classify(&path) else {
-            continue;
-        };
-        if file_stem != stem {
-            continue;
-        }
-        match kind {
-            FileKind::Wal | FileKind::SealTmp => return Ok(Some(ANYWHERE)),
-            FileKind::Rollup => {
-                let Some(rollup) = RollupFile::parse(&path).filter(|r| r.stem_path == stem_path) else {
-                    continue;
-                };
-                let this = (rollup.first_start_ms, rollup.last_start_ms);
-                if span.is_some_and(|s| s != this) {
-                    return Ok(Some(ANYWHERE));
-                }
-                span = Some(this);
-            }
-            FileKind::Sealed | FileKind::Expired => {}
+/// The spans of the marked parts `stems` (stem paths, sorted): each part's rollups' span (all of
+/// them must agree), or [`ANYWHERE`] if it is open, being sealed, or has no rollups. A part
+/// whose files are gone (retention removed it since the index was read) has none. Each hour
+/// directory is read once.
+fn marked_spans(stems: &[PathBuf]) -> Result<Vec<Span>> {
+    let mut by_dir: BTreeMap<&Path, Vec<&str>> = BTreeMap::new();
+    for stem in stems {
+        if let (Some(dir), Some(name)) = (stem.parent(), stem.file_name().and_then(|n| n.to_str())) {
+            by_dir.entry(dir).or_default().push(name);
         }
     }
-    Ok(Some(span.unwrap_or(ANYWHERE)))
+    let mut out = Vec::new();
+    for (dir, wanted) in by_dir {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(EngineError::io("list directory", dir)(e)),
+        };
+        // Per wanted stem: whether it has files, and its span so far (`None`: all time).
+        let mut parts: BTreeMap<&str, (bool, Option<Option<Span>>)> =
+            wanted.iter().map(|&stem| (stem, (false, None))).collect();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some((kind, stem)) = classify(&path) else {
+                continue;
+            };
+            let Some((seen, span)) = parts.get_mut(stem) else {
+                continue;
+            };
+            *seen = true;
+            let this = match kind {
+                FileKind::Wal | FileKind::SealTmp => None,
+                FileKind::Rollup => match RollupFile::parse(&path) {
+                    Some(rollup) => Some((rollup.first_start_ms, rollup.last_start_ms)),
+                    None => continue,
+                },
+                FileKind::Sealed | FileKind::Expired => continue,
+            };
+            *span = match *span {
+                None if this.is_some() => Some(this),
+                Some(Some(prev)) if Some(prev) == this => Some(Some(prev)),
+                _ => Some(None),
+            };
+        }
+        for (seen, span) in parts.into_values() {
+            if seen {
+                out.push(span.flatten().unwrap_or(ANYWHERE));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `spans` sorted, with those that overlap or touch merged.
@@ -179,11 +211,11 @@ mod tests {
             .unwrap();
         store_with(tmp.path(), b, &[hour + 1]).close().unwrap();
 
-        let all = channel_coverage(tmp.path(), None).unwrap();
         let marked = marked_parts(&crate::layout::channel_dir(tmp.path(), &a)).unwrap();
         assert_eq!(marked.len(), 1, "the part holding the flow ahead is marked");
+        let hours = channel_coverage(tmp.path(), Some(ANYWHERE)).unwrap();
         assert_eq!(
-            all[&a],
+            hours[&a],
             vec![
                 (hour - 2 * HOUR_MS, hour - HOUR_MS - 1),
                 (hour, hour + HOUR_MS - 1),
@@ -191,7 +223,15 @@ mod tests {
             ],
             "two hour directories and the marked part's span (from its rollups)"
         );
-        assert_eq!(all[&b], vec![(hour, hour + HOUR_MS - 1)]);
+        assert_eq!(hours[&b], vec![(hour, hour + HOUR_MS - 1)]);
+        let day = |t: i64| (t - t.rem_euclid(DAY_MS), t - t.rem_euclid(DAY_MS) + DAY_MS - 1);
+        let days = channel_coverage(tmp.path(), None).unwrap();
+        assert_eq!(
+            days[&a],
+            merge(vec![day(hour - 2 * HOUR_MS), day(hour), (ahead, ahead)]),
+            "the whole answer counts whole days"
+        );
+        assert_eq!(days[&b], vec![day(hour)]);
 
         let past = (hour - 2 * HOUR_MS, hour - HOUR_MS - 1);
         let within = channel_coverage(tmp.path(), Some(past)).unwrap();
@@ -225,5 +265,27 @@ mod tests {
         fs::create_dir_all(odd_channel.join("date=someday")).unwrap();
         crate::outliers::complete(&odd_channel).unwrap();
         assert_eq!(channel_coverage(odd.path(), None).unwrap()[&a], vec![ANYWHERE]);
+    }
+
+    #[test]
+    fn the_whole_answer_gives_up_on_a_channel_with_too_many_marked_parts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = from_v4_u32(0x0a00_0001);
+        let channel = crate::layout::channel_dir(tmp.path(), &a);
+        let start = 1_795_345_500_000; // 2026-11-22 11:05 UTC
+        fs::create_dir_all(hour_dir(&channel, start).unwrap()).unwrap();
+        crate::outliers::complete(&channel).unwrap();
+        let index = channel.join(OUTLIERS_DIR);
+        for part in 0..=MOST_MARKED_PARTS as u32 {
+            let stem = crate::layout::WindowName { start_ms: start, part }.stem().unwrap();
+            fs::write(index.join(stem), b"").unwrap();
+        }
+        assert_eq!(channel_coverage(tmp.path(), None).unwrap()[&a], vec![ANYWHERE]);
+        let hour = start - start.rem_euclid(HOUR_MS);
+        assert_eq!(
+            channel_coverage(tmp.path(), Some(ANYWHERE)).unwrap()[&a],
+            vec![(hour, hour + HOUR_MS - 1)],
+            "asked for a range, every marked part is read (these have no files)"
+        );
     }
 }

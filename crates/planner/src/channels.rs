@@ -64,17 +64,23 @@ impl ChannelCache {
         by_slave.get(slave).cloned().unwrap_or_default()
     }
 
-    /// Asks every selected slave (of the topology now) for its channels; a slave that does not
-    /// answer keeps the names it gave before (they are merged, never dropped, until a full
-    /// answer). A slave removed from the topology is forgotten.
+    /// Asks every selected slave (of the topology now) for its channels and its time coverage;
+    /// a slave that does not answer keeps the names it gave before (they are merged, never
+    /// dropped, until a full answer) and loses its coverage. A slave removed from the topology is
+    /// forgotten.
     pub async fn refresh(&self) {
         let Ok(selection) = self.cluster.select() else {
             return;
         };
         let slaves: Vec<SlaveRef> = selection.into_iter().flat_map(|s| s.slaves).collect();
+        let everything = CoverageRequest::default();
+        let (listed, coverages) = futures::join!(
+            self.ask(&slaves),
+            self.ask_each(&slaves, |c| ask_coverage(c, &everything))
+        );
         let mut names = BTreeSet::new();
         let mut complete = true;
-        for (slave, answer) in slaves.iter().zip(self.ask(&slaves).await) {
+        for (slave, answer) in slaves.iter().zip(listed) {
             match answer {
                 Ok(found) => {
                     names.extend(found.iter().cloned());
@@ -87,8 +93,6 @@ impl ChannelCache {
                 }
             }
         }
-        let everything = CoverageRequest::default();
-        let coverages = self.ask_each(&slaves, |c| ask_coverage(c, &everything)).await;
         {
             let mut coverage = self.coverage.write().unwrap_or_else(|p| p.into_inner());
             for (slave, answer) in slaves.iter().zip(coverages) {
