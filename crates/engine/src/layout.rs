@@ -167,7 +167,7 @@ pub fn stem_path(path: &Path) -> Option<PathBuf> {
     Some(path.with_file_name(stem))
 }
 
-/// Every flow-table file (of any [`FileKind`]) under `DATA/flows`, sorted by path. Directories
+/// Every flow-table file (of any [`FileKind`]) under `DATA/flows`, sorted by path bytes. Directories
 /// that vanish while walking are skipped; a missing root gives an empty list.
 pub fn list_files(data_dir: &Path) -> Result<Vec<(FileKind, PathBuf)>> {
     list_files_where(data_dir, |_| true)
@@ -254,8 +254,8 @@ pub fn parse_hour_dir(name: &str) -> Option<i64> {
     name.strip_prefix("hour=")?.parse().ok().filter(|h| (0..24).contains(h))
 }
 
-/// Every flow-table file under the directories of `stack`, sorted by path (a directory that
-/// vanishes while walking is skipped).
+/// Every flow-table file under the directories of `stack`, sorted by path bytes (a directory
+/// that vanishes while walking is skipped).
 fn walk(mut stack: Vec<PathBuf>) -> Result<Vec<(FileKind, PathBuf)>> {
     let mut out = Vec::new();
     while let Some(dir) = stack.pop() {
@@ -279,7 +279,9 @@ fn walk(mut stack: Vec<PathBuf>) -> Result<Vec<(FileKind, PathBuf)>> {
             }
         }
     }
-    out.sort_by(|a, b| a.1.cmp(&b.1));
+    // By the paths' bytes: `Path`'s own order parses both paths into components on every
+    // comparison, most of a month-wide listing's CPU.
+    out.sort_unstable_by(|a, b| a.1.as_os_str().cmp(b.1.as_os_str()));
     Ok(out)
 }
 

@@ -27,7 +27,7 @@ use crate::store::read_wal;
 /// The files and open-window batches that make up the flow table at one moment.
 #[derive(Debug, Default, Clone)]
 pub struct FlowSnapshot {
-    /// Sealed windows (not expired by retention), sorted by path.
+    /// Sealed windows (not expired by retention), sorted by path bytes.
     pub parquet_files: Vec<PathBuf>,
     /// Complete batches of open windows (flow schema).
     pub open_batches: Vec<RecordBatch>,
@@ -134,7 +134,8 @@ impl FlowSnapshot {
                 snap.parquet_files.push(path);
             }
         }
-        snap.parquet_files.sort();
+        snap.parquet_files
+            .sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         Ok(snap)
     }
 
