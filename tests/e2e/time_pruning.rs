@@ -2,8 +2,8 @@
 //! standalone slave each, `a` holding flows of yesterday noon and `b` of two days before; a
 //! reference node holds both. A query bounded to one of the two periods is planned on the slave
 //! holding it alone, and answers as the reference does. Flows that reach `b` in `a`'s period
-//! after the master last asked for `b`'s coverage are found at once (the master asks again
-//! before it leaves a slave out).
+//! after the master last asked for `b`'s coverage, from a new exporter, are found at once, by
+//! time and by exporter (the master asks again before it leaves a slave out).
 
 use flowfold_tests::master::{GroupSpec, Master, topology_toml};
 use flowfold_tests::node::Standalone;
@@ -124,5 +124,12 @@ fn a_time_bounded_query_reads_only_the_slaves_holding_its_range() -> anyhow::Res
     check(&master, &reference, &query)?;
     let plan = distributed_plan(&master, &query)?;
     anyhow::ensure!(plan.contains("slaves=[a]") && plan.contains("slaves=[b]"), "{plan}");
+
+    // Those flows came from a new exporter. Named in a query, it is found on b (whose last
+    // listing may lack it, so b is asked again) and a is left out (asked again too).
+    let query = "SELECT protocol, count(*) AS n FROM flows WHERE exporter = ip('127.0.2.3') GROUP BY protocol ORDER BY protocol";
+    check(&master, &reference, query)?;
+    let plan = distributed_plan(&master, query)?;
+    anyhow::ensure!(plan.contains("slaves=[b]") && !plan.contains("slaves=[a]"), "{plan}");
     Ok(())
 }

@@ -119,27 +119,26 @@ impl ChannelCache {
         *known = names;
     }
 
-    /// The slaves of `slaves` that may store any of the channels `wanted` (table names): those
-    /// that list one of them now, and those that do not answer in time (kept: never a silently
-    /// partial answer). Asked fresh, in parallel, when the query is planned, so a channel that
-    /// appeared a moment ago (a new or a rebalanced exporter) is found. At least one slave is
-    /// kept, so the plan stays valid (its scan then returns nothing).
+    /// The slaves of `slaves` that may store any of the channels `wanted` (table names). A slave
+    /// whose last listing has none of them is asked again when the query is planned, so a
+    /// channel that appeared a moment ago (a new or a rebalanced exporter) is found, and left
+    /// out only if it still lists none. A slave that does not answer is kept (never a silently
+    /// partial answer). At least one slave is kept, so the plan stays valid (its scan then
+    /// returns nothing).
     pub async fn slaves_with_channels(&self, slaves: Vec<SlaveRef>, wanted: &BTreeSet<String>) -> Vec<SlaveRef> {
-        let answers = self.ask(&slaves).await;
-        let first = slaves.first().cloned();
-        let kept: Vec<SlaveRef> = slaves
-            .into_iter()
-            .zip(answers)
-            .filter(|(_, answer)| match answer {
-                Ok(names) => names.iter().any(|n| wanted.contains(n)),
-                Err(_) => true,
-            })
-            .map(|(slave, _)| slave)
-            .collect();
-        match (kept.is_empty(), first) {
-            (true, Some(first)) => vec![first],
-            _ => kept,
-        }
+        let has_one = |names: &BTreeSet<String>| names.iter().any(|n| wanted.contains(n));
+        let ruled_out: BTreeSet<String> = {
+            let known = self.by_slave.read().unwrap_or_else(|p| p.into_inner());
+            slaves
+                .iter()
+                .filter(|s| known.get(&s.name).is_some_and(|names| !has_one(names)))
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        self.confirm_out(slaves, &ruled_out, channels_of, |names: &Vec<String>| {
+            !names.iter().any(|n| wanted.contains(n))
+        })
+        .await
     }
 
     /// The slaves of `slaves` that may hold flows of the channels `wanted` (every channel if
@@ -152,26 +151,50 @@ impl ChannelCache {
         wanted: Option<&BTreeSet<String>>,
         within: (i64, i64),
     ) -> Vec<SlaveRef> {
-        let doubtful: Vec<SlaveRef> = {
+        let ruled_out: BTreeSet<String> = {
             let known = self.coverage.read().unwrap_or_else(|p| p.into_inner());
             slaves
                 .iter()
                 .filter(|s| known.get(&s.name).is_some_and(|c| !c.meets(wanted, within)))
-                .cloned()
+                .map(|s| s.name.clone())
                 .collect()
         };
-        if doubtful.is_empty() {
+        let request = CoverageRequest { within: Some(within) };
+        self.confirm_out(
+            slaves,
+            &ruled_out,
+            |c| ask_coverage(c, &request),
+            |c: &Coverage| !c.meets(wanted, within),
+        )
+        .await
+    }
+
+    /// `slaves` without those of `ruled_out` (by a cached answer) whose fresh answer to `ask`
+    /// rules them out too (`still_out`); the others are not asked. At least one slave is kept.
+    async fn confirm_out<T, E, F, Fut>(
+        &self,
+        slaves: Vec<SlaveRef>,
+        ruled_out: &BTreeSet<String>,
+        ask: F,
+        still_out: impl Fn(&T) -> bool,
+    ) -> Vec<SlaveRef>
+    where
+        F: Fn(Channel) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        if ruled_out.is_empty() {
             return slaves;
         }
-        let request = CoverageRequest { within: Some(within) };
-        let answers = self.ask_each(&doubtful, |c| ask_coverage(c, &request)).await;
+        let doubtful: Vec<SlaveRef> = slaves.iter().filter(|s| ruled_out.contains(&s.name)).cloned().collect();
+        let answers = self.ask_each(&doubtful, ask).await;
         let out: BTreeSet<&str> = doubtful
             .iter()
             .zip(&answers)
-            .filter(|(_, answer)| answer.as_ref().is_ok_and(|c| !c.meets(wanted, within)))
+            .filter(|(_, answer)| answer.as_ref().is_ok_and(&still_out))
             .map(|(slave, _)| slave.name.as_str())
             .collect();
-        tracing::debug!(left_out = ?out, ?within, "slaves without flows in the query's time range");
+        tracing::debug!(left_out = ?out, "slaves left out of a query");
         let first = slaves.first().cloned();
         let kept: Vec<SlaveRef> = slaves
             .iter()
