@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod channels;
+pub mod count_rows;
 pub mod functions;
 pub mod local_files;
 pub mod nfdump_filter;

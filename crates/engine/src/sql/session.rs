@@ -12,6 +12,7 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::catalog::{CATALOG, FlowCatalog, LIVE_SCHEMA};
+use super::count_rows::CountFromFooters;
 use super::functions::register_flow_functions;
 use super::rollup::UseRollups;
 use crate::error::Result;
@@ -53,6 +54,7 @@ pub fn flow_session(
     profiles: Option<Arc<ProfileCatalog>>,
 ) -> Result<SessionContext> {
     let ctx = SessionContext::new_with_config_rt(query_config(resources), query_runtime(resources)?);
+    ctx.add_optimizer_rule(Arc::new(CountFromFooters::default()));
     if resources.rollups {
         ctx.add_optimizer_rule(Arc::new(UseRollups::default()));
     }

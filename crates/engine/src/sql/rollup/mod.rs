@@ -10,6 +10,7 @@ mod rule;
 mod table;
 
 pub use bounds::flow_start_bounds;
+pub(crate) use rule::is_count_star;
 pub use rule::{RollupFor, UseRollups};
 pub use table::{RollupTable, rollup_filter_pushdown, rollup_table_schema};
 

@@ -111,7 +111,7 @@ fn scan_below(mut plan: &LogicalPlan) -> Option<(&TableScan, Vec<Expr>)> {
 }
 
 /// `true` for `count(*)` (`count(1)` once planned), aliased or not.
-fn is_count_star(expr: &Expr) -> bool {
+pub(crate) fn is_count_star(expr: &Expr) -> bool {
     let expr = match expr {
         Expr::Alias(alias) => alias.expr.as_ref(),
         other => other,
