@@ -388,3 +388,66 @@ impl FlightSqlService for FlowSqlService {
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow_flight::flight_service_server::FlightService;
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::limits::QueryLimits;
+    use crate::metrics::QueryMetrics;
+
+    fn service() -> FlowSqlService {
+        let ctx = datafusion::prelude::SessionContext::new();
+        FlowSqlService::new(Arc::new(QueryRunner::new(
+            ctx,
+            QueryLimits::default(),
+            QueryMetrics::new(),
+        )))
+    }
+
+    async fn act(service: &FlowSqlService, kind: &str, body: &[u8]) -> Result<Vec<u8>, Status> {
+        let action = arrow_flight::Action {
+            r#type: kind.to_string(),
+            body: Bytes::copy_from_slice(body),
+        };
+        let mut answers = service.do_action(Request::new(action)).await?.into_inner();
+        let first = answers.next().await.expect("one answer")?;
+        Ok(first.body.to_vec())
+    }
+
+    #[tokio::test]
+    async fn the_coverage_action_answers_on_a_node_with_data_and_refuses_clearly_otherwise() {
+        let none = act(&service(), COVERAGE_ACTION, b"").await.unwrap_err();
+        assert_eq!(none.code(), tonic::Code::Unimplemented, "{none}");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let channel = tmp.path().join("flows/exporter=10.0.0.1");
+        std::fs::create_dir_all(channel.join("date=2026-11-01/hour=10")).unwrap();
+        engine::outliers::complete(&channel).unwrap();
+        let node = service().with_data_dir(tmp.path().to_path_buf());
+
+        let body = act(&node, COVERAGE_ACTION, b"").await.unwrap();
+        let coverage: Coverage = serde_json::from_slice(&body).unwrap();
+        let ten = 1_793_527_200_000; // 2026-11-01 10:00 UTC
+        assert_eq!(
+            coverage.channels["exporter_10_0_0_1"],
+            vec![(ten - 10 * 3_600_000, ten + 14 * 3_600_000 - 1)],
+            "the whole day"
+        );
+        let within = serde_json::to_vec(&CoverageRequest {
+            within: Some((ten + 3_600_000, ten + 7_200_000)),
+        })
+        .unwrap();
+        let later: Coverage = serde_json::from_slice(&act(&node, COVERAGE_ACTION, &within).await.unwrap()).unwrap();
+        assert!(later.channels["exporter_10_0_0_1"].is_empty(), "nothing at 11:00");
+
+        let garbled = act(&node, COVERAGE_ACTION, b"{within").await.unwrap_err();
+        assert_eq!(garbled.code(), tonic::Code::InvalidArgument);
+        assert!(garbled.message().contains("does not parse"), "{garbled}");
+        let unknown = act(&node, "flowfold.nope", b"").await.unwrap_err();
+        assert_eq!(unknown.code(), tonic::Code::InvalidArgument);
+        assert!(unknown.message().contains("flowfold.nope"), "{unknown}");
+    }
+}
