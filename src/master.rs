@@ -101,6 +101,7 @@ impl Master {
             &settings.query_resources,
         )?;
         let mut registry = Registry::default();
+        channels.metrics().register(&mut registry);
         let control = crate::control::MasterControl::start(
             &settings.control,
             &profiles,

@@ -105,6 +105,13 @@ fn a_time_bounded_query_reads_only_the_slaves_holding_its_range() -> anyhow::Res
             check(&master, &reference, &query)?;
         }
     }
+    // Each of those 8 plannings left one slave out by time, after asking it again.
+    let left_out = master.metric_sum("flowfold_query_slaves_left_out_total", &["by=\"time\""])?;
+    let asked = master.metric_sum("flowfold_query_slaves_asked_total", &["by=\"time\""])?;
+    anyhow::ensure!(
+        left_out >= 8.0 && asked >= left_out,
+        "left out {left_out}, asked {asked}"
+    );
     // Both periods: both slaves.
     let both = per_protocol(b_first, a_last);
     let plan = distributed_plan(&master, &both)?;
@@ -131,5 +138,7 @@ fn a_time_bounded_query_reads_only_the_slaves_holding_its_range() -> anyhow::Res
     check(&master, &reference, query)?;
     let plan = distributed_plan(&master, query)?;
     anyhow::ensure!(plan.contains("slaves=[b]") && !plan.contains("slaves=[a]"), "{plan}");
+    let by_exporter = master.metric_sum("flowfold_query_slaves_left_out_total", &["by=\"exporter\""])?;
+    anyhow::ensure!(by_exporter >= 2.0, "left out by exporter: {by_exporter}");
     Ok(())
 }

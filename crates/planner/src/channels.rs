@@ -16,12 +16,49 @@ use arrow_flight::sql::CommandGetTables;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use engine::sql::CHANNEL_PREFIX;
 use futures::TryStreamExt;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use tonic::transport::Channel;
 
 use crate::channel::TimedChannels;
 use crate::cluster::ClusterState;
 use crate::coverage::{Coverage, CoverageRequest, ask_coverage};
 use crate::topology::SlaveRef;
+
+/// What left a slave out of a query: `time` or `exporter`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PruneLabel {
+    /// `time` (its coverage misses the query's range) or `exporter` (it lists none of the
+    /// query's channels).
+    pub by: String,
+}
+
+/// Counters of the slaves the master leaves out of queries.
+#[derive(Debug, Default, Clone)]
+pub struct PruningMetrics {
+    /// Slaves asked again because their last answer ruled them out of a query.
+    pub asked: Family<PruneLabel, Counter>,
+    /// Slaves left out of a query (their fresh answer ruled them out too).
+    pub left_out: Family<PruneLabel, Counter>,
+}
+
+impl PruningMetrics {
+    /// Registers both counters in `registry` under `flowfold_query_slaves_*`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "flowfold_query_slaves_asked",
+            "Slaves asked again at planning because their last answer ruled them out, by cause",
+            self.asked.clone(),
+        );
+        registry.register(
+            "flowfold_query_slaves_left_out",
+            "Slaves left out of a query, by cause",
+            self.left_out.clone(),
+        );
+    }
+}
 
 /// How often the background task asks the slaves.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
@@ -37,6 +74,7 @@ pub struct ChannelCache {
     coverage: RwLock<BTreeMap<String, Coverage>>,
     /// Connections to the slaves, kept between listings.
     connections: TimedChannels,
+    metrics: PruningMetrics,
 }
 
 impl ChannelCache {
@@ -50,7 +88,13 @@ impl ChannelCache {
             by_slave: RwLock::new(BTreeMap::new()),
             coverage: RwLock::new(BTreeMap::new()),
             connections,
+            metrics: PruningMetrics::default(),
         }
+    }
+
+    /// The counters of the slaves left out of queries.
+    pub fn metrics(&self) -> &PruningMetrics {
+        &self.metrics
     }
 
     /// The channel table names known now.
@@ -135,7 +179,7 @@ impl ChannelCache {
                 .map(|s| s.name.clone())
                 .collect()
         };
-        self.confirm_out(slaves, &ruled_out, channels_of, |names: &Vec<String>| {
+        self.confirm_out("exporter", slaves, &ruled_out, channels_of, |names: &Vec<String>| {
             !names.iter().any(|n| wanted.contains(n))
         })
         .await
@@ -161,6 +205,7 @@ impl ChannelCache {
         };
         let request = CoverageRequest { within: Some(within) };
         self.confirm_out(
+            "time",
             slaves,
             &ruled_out,
             |c| ask_coverage(c, &request),
@@ -171,8 +216,10 @@ impl ChannelCache {
 
     /// `slaves` without those of `ruled_out` (by a cached answer) whose fresh answer to `ask`
     /// rules them out too (`still_out`); the others are not asked. At least one slave is kept.
+    /// Counted under `by`.
     async fn confirm_out<T, E, F, Fut>(
         &self,
+        by: &str,
         slaves: Vec<SlaveRef>,
         ruled_out: &BTreeSet<String>,
         ask: F,
@@ -194,17 +241,24 @@ impl ChannelCache {
             .filter(|(_, answer)| answer.as_ref().is_ok_and(&still_out))
             .map(|(slave, _)| slave.name.as_str())
             .collect();
-        tracing::debug!(left_out = ?out, "slaves left out of a query");
+        tracing::debug!(left_out = ?out, by, "slaves left out of a query");
         let first = slaves.first().cloned();
         let kept: Vec<SlaveRef> = slaves
             .iter()
             .filter(|s| !out.contains(s.name.as_str()))
             .cloned()
             .collect();
-        match (kept.is_empty(), first) {
+        let kept = match (kept.is_empty(), first) {
             (true, Some(first)) => vec![first],
             _ => kept,
-        }
+        };
+        let label = PruneLabel { by: by.to_string() };
+        self.metrics.asked.get_or_create(&label).inc_by(doubtful.len() as u64);
+        self.metrics
+            .left_out
+            .get_or_create(&label)
+            .inc_by((slaves.len() - kept.len()) as u64);
+        kept
     }
 
     /// Each slave's channel table names, asked in parallel over the kept connections.
