@@ -36,12 +36,15 @@ pub fn meets(a: Span, b: Span) -> bool {
 /// counts as [`ANYWHERE`] there, so that answer stays quick whatever the index holds.
 pub const MOST_MARKED_PARTS: usize = 1000;
 
+/// Days back from now whose hours the whole answer lists; older date directories count whole.
+pub const RECENT_DAYS: i64 = 2;
+
 /// The spans of each channel of `data_dir`, sorted and merged.
 ///
 /// With `within`, only the spans meeting it (a channel with none keeps an empty list), to the
-/// hour. Without, every span, coarser and quick on long retention: a date directory counts as its
-/// whole day (its hours are not listed), and a channel with more than [`MOST_MARKED_PARTS`]
-/// marked parts as [`ANYWHERE`].
+/// hour. Without, every span, coarser and quick on long retention: a date directory older than
+/// [`RECENT_DAYS`] counts as its whole day (its hours are not listed), and a channel with more
+/// than [`MOST_MARKED_PARTS`] marked parts as [`ANYWHERE`].
 pub fn channel_coverage(data_dir: &Path, within: Option<Span>) -> Result<BTreeMap<Addr16, Vec<Span>>> {
     let mut out = BTreeMap::new();
     for (name, dir) in list_dirs(&flows_root(data_dir))? {
@@ -62,6 +65,8 @@ fn of_channel(channel: &Path, within: Option<Span>) -> Result<Vec<Span>> {
     if !is_complete(channel) {
         return Ok(vec![ANYWHERE]);
     }
+    // The whole answer lists the hours of the recent days only.
+    let recent_from = crate::clock::now_ms() - RECENT_DAYS * DAY_MS;
     let mut spans = Vec::new();
     for (name, date_dir) in list_dirs(channel)? {
         if name == OUTLIERS_DIR {
@@ -71,12 +76,13 @@ fn of_channel(channel: &Path, within: Option<Span>) -> Result<Vec<Span>> {
             return Ok(vec![ANYWHERE]);
         };
         let whole_day = (day, day + DAY_MS - 1);
-        let Some(within) = within else {
-            spans.push(whole_day);
-            continue;
-        };
-        if !meets(whole_day, within) {
-            continue;
+        match within {
+            None if day < recent_from => {
+                spans.push(whole_day);
+                continue;
+            }
+            Some(within) if !meets(whole_day, within) => continue,
+            _ => {}
         }
         for (name, _) in list_dirs(&date_dir)? {
             let Some(hour) = parse_hour_dir(&name) else {
@@ -224,14 +230,11 @@ mod tests {
             "two hour directories and the marked part's span (from its rollups)"
         );
         assert_eq!(hours[&b], vec![(hour, hour + HOUR_MS - 1)]);
-        let day = |t: i64| (t - t.rem_euclid(DAY_MS), t - t.rem_euclid(DAY_MS) + DAY_MS - 1);
-        let days = channel_coverage(tmp.path(), None).unwrap();
         assert_eq!(
-            days[&a],
-            merge(vec![day(hour - 2 * HOUR_MS), day(hour), (ahead, ahead)]),
-            "the whole answer counts whole days"
+            channel_coverage(tmp.path(), None).unwrap(),
+            hours,
+            "the whole answer lists the recent days' hours"
         );
-        assert_eq!(days[&b], vec![day(hour)]);
 
         let past = (hour - 2 * HOUR_MS, hour - HOUR_MS - 1);
         let within = channel_coverage(tmp.path(), Some(past)).unwrap();
@@ -286,6 +289,24 @@ mod tests {
             channel_coverage(tmp.path(), Some(ANYWHERE)).unwrap()[&a],
             vec![(hour, hour + HOUR_MS - 1)],
             "asked for a range, every marked part is read (these have no files)"
+        );
+    }
+
+    #[test]
+    fn an_old_day_counts_whole_in_the_whole_answer_and_to_the_hour_for_a_range() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = crate::clock::now_ms() - 5 * DAY_MS;
+        let a = from_v4_u32(0x0a00_0001);
+        store_with(tmp.path(), a, &[old]).close().unwrap();
+        let day = old - old.rem_euclid(DAY_MS);
+        let hour = old - old.rem_euclid(HOUR_MS);
+        assert_eq!(
+            channel_coverage(tmp.path(), None).unwrap()[&a],
+            vec![(day, day + DAY_MS - 1)]
+        );
+        assert_eq!(
+            channel_coverage(tmp.path(), Some(ANYWHERE)).unwrap()[&a],
+            vec![(hour, hour + HOUR_MS - 1)]
         );
     }
 }
