@@ -19,12 +19,12 @@ pub fn distributed_plan(master: &mut Node, sql: &str) -> anyhow::Result<String> 
 }
 
 /// How the master runs a plan: merged on the proxy (partially, or finished there with its
-/// top-N), shuffled across the slaves, or counted by each slave.
+/// top-N), shuffled across the slaves, or counted by each slave (asked by the master).
 pub fn shape(plan: &str) -> &'static str {
     let merged = plan.contains("ProxyMergeExec");
     let shuffled = plan.contains("NetworkShuffleExec");
-    if plan.contains("count_rows") {
-        return "counted by each slave -> Final";
+    if plan.contains("ClusterCountExec") {
+        return "each slave's count, asked by the master -> Final";
     }
     // The proxy's stage: from its merge to the boundary of the stage below.
     let finished_on_proxy = plan
@@ -93,8 +93,8 @@ mod tests {
         );
         assert_eq!(shape("NetworkShuffleExec"), "shuffled across slaves");
         assert_eq!(
-            shape("NetworkCoalesceExec\n t0: SlaveScanExec: slaves=[s1], count_rows"),
-            "counted by each slave -> Final"
+            shape("AggregateExec: mode=Final\n ClusterCountExec: slaves=[s1, s2, s3]"),
+            "each slave's count, asked by the master -> Final"
         );
         assert_eq!(shape("NetworkCoalesceExec"), "other");
     }

@@ -22,7 +22,11 @@ use arrow_flight::sql::{
 };
 use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
 use bytes::Bytes;
+use engine::row_counts::RowCounts;
+use engine::snapshot::Channels;
+use engine::sql::FlowsTable;
 use futures::{Stream, TryStreamExt};
+use planner::cluster_count::{COUNT_ACTION, CountAnswer, CountRequest};
 use planner::coverage::{COVERAGE_ACTION, Coverage, CoverageRequest};
 use prost::Message;
 use tonic::{Request, Response, Status};
@@ -41,8 +45,11 @@ pub struct FlowSqlService {
     runner: Arc<QueryRunner>,
     prepared: PreparedStatements,
     sql_info: SqlInfoData,
-    /// On a node storing flows: its data directory, whose time coverage it tells a master.
+    /// On a node storing flows: its data directory, whose time coverage and row count it tells
+    /// a master.
     data_dir: Option<PathBuf>,
+    /// Row counts of its sealed parts, remembered between counts.
+    row_counts: Arc<RowCounts>,
 }
 
 impl FlowSqlService {
@@ -53,33 +60,59 @@ impl FlowSqlService {
             prepared: PreparedStatements::new(1024),
             sql_info: sql_info(),
             data_dir: None,
+            row_counts: Arc::new(RowCounts::new()),
         }
     }
 
-    /// The same service answering the action [`planner::coverage::COVERAGE_ACTION`] with the
-    /// time coverage of the flows stored in `data_dir`.
+    /// The same service answering the actions [`COVERAGE_ACTION`] and [`COUNT_ACTION`] with the
+    /// time coverage and the number of the flows stored in `data_dir`.
     pub fn with_data_dir(mut self, data_dir: PathBuf) -> FlowSqlService {
         self.data_dir = Some(data_dir);
         self
     }
 
+    /// The node's data directory and the request in `action`'s body (JSON; empty: the
+    /// default), for the action named `what`.
+    fn local_request<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        action: &arrow_flight::Action,
+        what: &str,
+    ) -> Result<(PathBuf, T), Status> {
+        let Some(data_dir) = self.data_dir.clone() else {
+            return Err(Status::unimplemented(format!("this node stores no flows: no {what}")));
+        };
+        let request = match action.body.is_empty() {
+            true => T::default(),
+            false => serde_json::from_slice(&action.body)
+                .map_err(|e| Status::invalid_argument(format!("a {what} request that does not parse: {e}")))?,
+        };
+        Ok((data_dir, request))
+    }
+
     /// The time coverage of the node's flows, as asked by `action`'s body.
     async fn coverage(&self, action: &arrow_flight::Action) -> Result<Bytes, Status> {
-        let Some(data_dir) = self.data_dir.clone() else {
-            return Err(Status::unimplemented(
-                "this node stores no flows: it has no time coverage",
-            ));
-        };
-        let request: CoverageRequest = match action.body.is_empty() {
-            true => CoverageRequest::default(),
-            false => serde_json::from_slice(&action.body)
-                .map_err(|e| Status::invalid_argument(format!("a coverage request that does not parse: {e}")))?,
-        };
+        let (data_dir, request): (_, CoverageRequest) = self.local_request(action, "time coverage")?;
         let coverage = tokio::task::spawn_blocking(move || Coverage::of(&data_dir, &request))
             .await
             .map_err(|e| Status::internal(format!("listing the time coverage: {e}")))?
             .map_err(|e| Status::internal(format!("listing the time coverage: {e}")))?;
         let body = serde_json::to_vec(&coverage).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Bytes::from(body))
+    }
+
+    /// The number of the node's flows (of one channel, if `action`'s body names one), from its
+    /// footers' row counts and its open windows.
+    async fn count(&self, action: &arrow_flight::Action) -> Result<Bytes, Status> {
+        let (data_dir, request): (_, CountRequest) = self.local_request(action, "row count")?;
+        let channels = match &request.channel {
+            None => Channels::All,
+            Some(name) => Channels::Only(engine::sql::find_channel(&data_dir, name).into_iter().collect()),
+        };
+        let rows = FlowsTable::new(&data_dir, channels)
+            .count_rows(Arc::clone(&self.row_counts))
+            .await
+            .map_err(|e| Status::internal(format!("counting the flows: {e}")))?;
+        let body = serde_json::to_vec(&CountAnswer { rows }).map_err(|e| Status::internal(e.to_string()))?;
         Ok(Bytes::from(body))
     }
 
@@ -224,20 +257,34 @@ impl FlightSqlService for FlowSqlService {
         request: Request<arrow_flight::Action>,
     ) -> Result<Response<<Self as arrow_flight::flight_service_server::FlightService>::DoActionStream>, Status> {
         let action = request.into_inner();
-        if action.r#type != COVERAGE_ACTION {
-            return Err(Status::invalid_argument(format!("unknown action {:?}", action.r#type)));
-        }
-        let body = self.coverage(&action).await?;
+        let body = match action.r#type.as_str() {
+            COVERAGE_ACTION => self.coverage(&action).await?,
+            COUNT_ACTION => self.count(&action).await?,
+            other => return Err(Status::invalid_argument(format!("unknown action {other:?}"))),
+        };
         let answer = futures::stream::once(async move { Ok(arrow_flight::Result { body }) });
         Ok(Response::new(Box::pin(answer)))
     }
 
     async fn list_custom_actions(&self) -> Option<Vec<Result<arrow_flight::ActionType, Status>>> {
-        let coverage = arrow_flight::ActionType {
-            r#type: COVERAGE_ACTION.to_string(),
-            description: "the time spans of the flows this node stores, per channel (JSON)".to_string(),
+        let action = |kind: &str, description: &str| {
+            Ok(arrow_flight::ActionType {
+                r#type: kind.to_string(),
+                description: description.to_string(),
+            })
         };
-        self.data_dir.is_some().then(|| vec![Ok(coverage)])
+        self.data_dir.is_some().then(|| {
+            vec![
+                action(
+                    COVERAGE_ACTION,
+                    "the time spans of the flows this node stores, per channel (JSON)",
+                ),
+                action(
+                    COUNT_ACTION,
+                    "the number of flows this node stores, or one channel's (JSON)",
+                ),
+            ]
+        })
     }
 
     async fn do_action_close_prepared_statement(
@@ -446,6 +493,11 @@ mod tests {
         let garbled = act(&node, COVERAGE_ACTION, b"{within").await.unwrap_err();
         assert_eq!(garbled.code(), tonic::Code::InvalidArgument);
         assert!(garbled.message().contains("does not parse"), "{garbled}");
+        let counted: CountAnswer = serde_json::from_slice(&act(&node, COUNT_ACTION, b"").await.unwrap()).unwrap();
+        assert_eq!(counted.rows, 0, "an empty hour directory holds no flow");
+        let none = act(&service(), COUNT_ACTION, b"").await.unwrap_err();
+        assert_eq!(none.code(), tonic::Code::Unimplemented, "{none}");
+
         let unknown = act(&node, "flowfold.nope", b"").await.unwrap_err();
         assert_eq!(unknown.code(), tonic::Code::InvalidArgument);
         assert!(unknown.message().contains("flowfold.nope"), "{unknown}");

@@ -68,9 +68,7 @@ struct ScanProto {
     /// The rollup read instead of the flows (its kind's name).
     #[prost(string, optional, tag = "8")]
     rollup: Option<String>,
-    /// The column of the row count answered instead of rows.
-    #[prost(string, optional, tag = "9")]
-    count_rows: Option<String>,
+    // Tag 9 was a row count answered instead of rows (now `cluster_count`'s action).
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -154,7 +152,6 @@ fn decode_scan(proto: ScanProto, ctx: &TaskContext) -> Result<Arc<dyn ExecutionP
             Some(name) => Some(RollupKind::parse(&name).ok_or_else(|| codec_error(format!("unknown rollup {name}")))?),
             None => None,
         },
-        count_rows: proto.count_rows,
     };
     let tasks = proto.tasks.into_iter().map(|t| t.slave.map(slave_ref)).collect();
     Ok(Arc::new(SlaveScanExec::with_layout(
@@ -182,7 +179,6 @@ fn encode_scan(scan: &SlaveScanExec) -> Result<ScanProto> {
         partitions: scan.partitions() as u32,
         channel: request.channel.clone(),
         rollup: request.rollup.map(|k| k.name().to_string()),
-        count_rows: request.count_rows.clone(),
     };
     Ok(proto)
 }

@@ -1,9 +1,8 @@
 //! Optimizer rule: `count(*)` of a flow scan without conditions is counted by each slave from
-//! its files' footers (remembered per slave, see `engine::row_counts`) and its open windows'
+//! its files' footers (remembered per file, see `engine::row_counts`) and its open windows'
 //! batches, instead of by reading its rows: the `Partial` count over a [`SlaveScanExec`] becomes a
-//! scan that answers the count itself ([`ScanRequest::count_rows`]), with no plan of its own.
-//! On one node DataFusion answers such a count from the statistics already; across slaves the
-//! master has none, so each slave counts its own.
+//! [`ClusterCountExec`], which asks each slave for its count with one Flight action and adds them
+//! up on the master, with no stage, plan or worker session on the slaves.
 //! It must run after DataFusion's physical optimizer rules and before the reduce tree (a
 //! count's partial state is one row per slave: there is nothing for a proxy to merge).
 
@@ -19,11 +18,22 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
-use crate::scan::{ScanRequest, SlaveScanExec};
+use crate::channel::TimedChannels;
+use crate::cluster_count::{ClusterCountExec, CountRequest};
+use crate::scan::SlaveScanExec;
 
-/// The rule.
-#[derive(Debug, Default)]
-pub struct CountRows;
+/// The rule; its counts ask the slaves over `connections`.
+#[derive(Debug)]
+pub struct CountRows {
+    connections: Arc<TimedChannels>,
+}
+
+impl CountRows {
+    /// The rule, asking the slaves over `connections`.
+    pub fn new(connections: Arc<TimedChannels>) -> CountRows {
+        CountRows { connections }
+    }
+}
 
 impl PhysicalOptimizerRule for CountRows {
     fn name(&self) -> &str {
@@ -35,25 +45,26 @@ impl PhysicalOptimizerRule for CountRows {
     }
 
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        let rewritten = plan.transform_up(|node| match counted_by_slaves(&node)? {
-            Some(scan) => Ok(Transformed::yes(scan)),
+        let rewritten = plan.transform_up(|node| match counted_by_slaves(&node, &self.connections) {
+            Some(count) => Ok(Transformed::yes(count)),
             None => Ok(Transformed::no(node)),
         })?;
         Ok(rewritten.data)
     }
 }
 
-/// The counting scan replacing `node`, if it is a `Partial` `count(*)` (no GROUP BY, no
+/// The count of the slaves replacing `node`, if it is a `Partial` `count(*)` (no GROUP BY, no
 /// DISTINCT or FILTER) of a flow scan with no conditions, limit or rollup.
-fn counted_by_slaves(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
-        return Ok(None);
-    };
+fn counted_by_slaves(
+    node: &Arc<dyn ExecutionPlan>,
+    connections: &Arc<TimedChannels>,
+) -> Option<Arc<dyn ExecutionPlan>> {
+    let aggregate = node.downcast_ref::<AggregateExec>()?;
     if *aggregate.mode() != AggregateMode::Partial || !aggregate.group_expr().is_empty() {
-        return Ok(None);
+        return None;
     }
     let [count] = aggregate.aggr_expr() else {
-        return Ok(None);
+        return None;
     };
     let counts_every_row = count.fun().name() == "count"
         && !count.is_distinct()
@@ -61,27 +72,23 @@ fn counted_by_slaves(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Exe
         && matches!(count.expressions().as_slice(),
             [arg] if arg.downcast_ref::<Literal>().is_some_and(|l| !l.value().is_null()));
     if !counts_every_row {
-        return Ok(None);
+        return None;
     }
-    let Some(scan) = scan_below(aggregate.input()) else {
-        return Ok(None);
-    };
+    let scan = scan_below(aggregate.input())?;
     let request = scan.request();
     if !request.filters.is_empty() || request.limit.is_some() || request.rollup.is_some() {
-        return Ok(None);
+        return None;
     }
-    let state = aggregate.schema().field(0).name().clone();
-    let counting = ScanRequest {
-        projection: None,
-        count_rows: Some(state),
-        ..request.clone()
-    };
-    let scan = SlaveScanExec::with_layout(
-        counting,
-        scan.tasks().to_vec(),
+    let count = ClusterCountExec::new(
+        scan.slaves().cloned().collect(),
+        CountRequest {
+            channel: request.channel.clone(),
+        },
+        aggregate.schema().field(0).name(),
         node.output_partitioning().partition_count(),
-    )?;
-    Ok(Some(Arc::new(scan)))
+        Arc::clone(connections),
+    );
+    Some(Arc::new(count))
 }
 
 /// The flow scan under `input` through round-robin repartitions only (they move rows, and a

@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod channels;
 pub mod cluster;
+pub mod cluster_count;
 pub mod codec;
 pub mod count_rows;
 pub mod coverage;

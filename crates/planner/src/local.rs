@@ -2,9 +2,6 @@
 //! worker's session config, read by [`crate::scan::SlaveScanExec`] when it runs there.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-
-use engine::row_counts::RowCounts;
 
 /// The flows stored on this node.
 #[derive(Debug, Clone)]
@@ -13,8 +10,6 @@ pub struct LocalFlows {
     pub name: String,
     /// Its data directory.
     pub data_dir: PathBuf,
-    /// Row counts of its sealed parts, remembered between `count(*)` fragments.
-    pub row_counts: Arc<RowCounts>,
 }
 
 impl LocalFlows {
@@ -23,7 +18,6 @@ impl LocalFlows {
         LocalFlows {
             name: name.into(),
             data_dir: data_dir.into(),
-            row_counts: Arc::new(RowCounts::new()),
         }
     }
 }

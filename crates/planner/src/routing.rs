@@ -22,6 +22,7 @@ use datafusion_distributed::{
 use url::Url;
 
 use crate::cluster::ClusterState;
+use crate::cluster_count::ClusterCountExec;
 use crate::merge::ProxyMergeExec;
 use crate::scan::SlaveScanExec;
 use crate::topology::SlaveRef;
@@ -31,8 +32,12 @@ fn tasks_for(scan: &SlaveScanExec) -> usize {
     scan.tasks().len().max(2)
 }
 
-/// Task count of a stage reading flows: one task per slave (at least two).
+/// Task count of a stage reading flows: one task per slave (at least two); a count of the
+/// slaves ([`ClusterCountExec`]) asks them itself, from the master: one task.
 pub fn scan_task_count(ev: DesiredTaskCountEvent) -> Option<Result<DesiredTaskCountEventResponse>> {
+    if ev.plan.is::<ClusterCountExec>() {
+        return Some(Ok(DesiredTaskCountEventResponse::maximum(1)));
+    }
     let scan = ev.plan.downcast_ref::<SlaveScanExec>()?;
     Some(Ok(DesiredTaskCountEventResponse::maximum(tasks_for(scan))))
 }

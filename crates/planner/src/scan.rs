@@ -7,12 +7,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Int64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, SessionState, SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::Expr;
@@ -52,10 +50,6 @@ pub struct ScanRequest {
     /// Read this rollup instead of the flows: the projection and filters are then over
     /// [`rollup_table_schema`], and conditions on `flow_start` alone are applied exactly.
     pub rollup: Option<RollupKind>,
-    /// Answer with the number of rows instead, as one row of one non-null `Int64` column of this
-    /// name (the state of a partial `count(*)`, see `count_rows`): the slave counts from its
-    /// files' footers and its open windows' batches. Only with no filters, limit or rollup.
-    pub count_rows: Option<String>,
 }
 
 impl ScanRequest {
@@ -95,10 +89,9 @@ impl SlaveScanExec {
 
     /// A scan with the task layout `tasks` (`None`: a padding task).
     pub fn with_layout(request: ScanRequest, tasks: Vec<Option<SlaveRef>>, partitions: usize) -> Result<SlaveScanExec> {
-        let schema = match (&request.count_rows, &request.projection) {
-            (Some(name), _) => Arc::new(Schema::new(vec![Field::new(name, DataType::Int64, false)])),
-            (None, Some(indices)) => Arc::new(request.table_schema().project(indices)?),
-            (None, None) => request.table_schema(),
+        let schema = match &request.projection {
+            Some(indices) => Arc::new(request.table_schema().project(indices)?),
+            None => request.table_schema(),
         };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -178,10 +171,6 @@ impl ScanInner {
             Some(name) => Channels::Only(find_channel(&local.data_dir, name).into_iter().collect()),
         };
         let flows = FlowsTable::new(&local.data_dir, channels);
-        if let Some(name) = &self.request.count_rows {
-            let rows = flows.count_rows(Arc::clone(&local.row_counts)).await?;
-            return counted(name, rows, self.partitions);
-        }
         // The local plan is not optimized further: no statistics are read.
         let mut config = ctx.session_config().clone();
         config.options_mut().execution.collect_statistics = false;
@@ -217,17 +206,6 @@ fn spread(plan: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Arc<dyn Exe
     )?))
 }
 
-/// One row holding `rows` in column `name` (the state of a partial `count(*)`), in the first of
-/// `partitions` partitions.
-fn counted(name: &str, rows: u64, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
-    let rows = i64::try_from(rows).map_err(|_| DataFusionError::Execution(format!("{rows} rows overflow a count")))?;
-    let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Int64, false)]));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(vec![rows]))])?;
-    let mut parts = vec![Vec::new(); partitions.max(1)];
-    parts[0].push(batch);
-    Ok(MemorySourceConfig::try_new_exec(&parts, schema, None)?)
-}
-
 impl DisplayAs for SlaveScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let inner = &self.inner;
@@ -242,9 +220,6 @@ impl DisplayAs for SlaveScanExec {
         write!(f, "SlaveScanExec: slaves=[{}]", names.join(", "))?;
         if let Some(kind) = inner.request.rollup {
             write!(f, ", rollup={}", kind.name())?;
-        }
-        if inner.request.count_rows.is_some() {
-            write!(f, ", count_rows")?;
         }
         if let Some(projection) = &inner.request.projection {
             let schema = inner.request.table_schema();

@@ -45,7 +45,7 @@ pub fn master_session(
     let state = builder
         .with_config(plan_config(resources))
         .with_runtime_env(query_runtime(resources).map_err(to_df)?)
-        .with_physical_optimizer_rule(Arc::new(CountRows))
+        .with_physical_optimizer_rule(Arc::new(CountRows::new(Arc::new(TimedChannels::new(timeouts)))))
         .with_physical_optimizer_rule(Arc::new(ReduceTree::new(Arc::clone(&cluster))))
         .with_distributed_worker_resolver(ClusterWorkers(Arc::clone(&cluster)))
         .with_distributed_channel_resolver(TimedChannels::new(timeouts))

@@ -149,7 +149,6 @@ impl TableProvider for ClusterFlowsTable {
             limit,
             channel: self.channel.clone(),
             rollup: self.rollup,
-            count_rows: None,
         };
         Ok(Arc::new(SlaveScanExec::try_new(
             request,
