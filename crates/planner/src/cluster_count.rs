@@ -10,8 +10,6 @@ use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow_flight::Action;
-use arrow_flight::flight_service_client::FlightServiceClient;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -19,10 +17,10 @@ use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExp
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tonic::transport::Channel;
 
+use crate::actions::ask_json;
 use crate::channel::TimedChannels;
 use crate::topology::SlaveRef;
 
@@ -45,17 +43,7 @@ pub struct CountAnswer {
 
 /// Asks the node behind `channel` how many flows it stores.
 pub async fn ask_count(channel: Channel, request: &CountRequest) -> Result<u64, tonic::Status> {
-    let body = serde_json::to_vec(request).map_err(|e| tonic::Status::internal(e.to_string()))?;
-    let action = Action {
-        r#type: COUNT_ACTION.to_string(),
-        body: body.into(),
-    };
-    let mut answers = FlightServiceClient::new(channel).do_action(action).await?.into_inner();
-    let Some(answer) = answers.try_next().await? else {
-        return Err(tonic::Status::internal("the count action returned nothing"));
-    };
-    let answer: CountAnswer = serde_json::from_slice(&answer.body)
-        .map_err(|e| tonic::Status::internal(format!("a count answer that does not parse: {e}")))?;
+    let answer: CountAnswer = ask_json(channel, COUNT_ACTION, request).await?;
     Ok(answer.rows)
 }
 

@@ -11,13 +11,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow_flight::Action;
-use arrow_flight::flight_service_client::FlightServiceClient;
 use engine::coverage::{Span, meets};
 use engine::sql::channel_table_name;
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tonic::transport::Channel;
+
+use crate::actions::ask_json;
 
 /// Type of the Flight action a node answers with its channels' time spans.
 pub const COVERAGE_ACTION: &str = "flowfold.coverage";
@@ -57,17 +56,7 @@ impl Coverage {
 
 /// Asks the node behind `channel` for its coverage.
 pub async fn ask_coverage(channel: Channel, request: &CoverageRequest) -> Result<Coverage, tonic::Status> {
-    let body = serde_json::to_vec(request).map_err(|e| tonic::Status::internal(e.to_string()))?;
-    let action = Action {
-        r#type: COVERAGE_ACTION.to_string(),
-        body: body.into(),
-    };
-    let mut answers = FlightServiceClient::new(channel).do_action(action).await?.into_inner();
-    let Some(answer) = answers.try_next().await? else {
-        return Err(tonic::Status::internal("the coverage action returned nothing"));
-    };
-    serde_json::from_slice(&answer.body)
-        .map_err(|e| tonic::Status::internal(format!("a coverage answer that does not parse: {e}")))
+    ask_json(channel, COVERAGE_ACTION, request).await
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! each slave runs the stage fragments over its own flows, and partial aggregate states come
 //! back to be merged. See `README.md` for the map of files.
 
+pub mod actions;
 pub mod channel;
 pub mod channels;
 pub mod cluster;
