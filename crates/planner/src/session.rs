@@ -38,6 +38,8 @@ pub fn master_session(
     let local_url = SlaveRef::master_local()
         .url()
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    // One connection per worker, for the plans' stages and for the counts alike.
+    let connections = Arc::new(TimedChannels::new(timeouts));
     let mut builder = SessionStateBuilder::new().with_default_features();
     if resources.rollups {
         builder = builder.with_optimizer_rule(Arc::new(UseRollups::default().with(cluster_rollup)));
@@ -45,10 +47,10 @@ pub fn master_session(
     let state = builder
         .with_config(plan_config(resources))
         .with_runtime_env(query_runtime(resources).map_err(to_df)?)
-        .with_physical_optimizer_rule(Arc::new(CountRows::new(Arc::new(TimedChannels::new(timeouts)))))
+        .with_physical_optimizer_rule(Arc::new(CountRows::new(Arc::clone(&connections))))
         .with_physical_optimizer_rule(Arc::new(ReduceTree::new(Arc::clone(&cluster))))
         .with_distributed_worker_resolver(ClusterWorkers(Arc::clone(&cluster)))
-        .with_distributed_channel_resolver(TimedChannels::new(timeouts))
+        .with_distributed_channel_resolver(SharedChannels(connections))
         .with_distributed_user_codec(FlowCodec)
         .with_distributed_desired_task_count_handler(scan_task_count)
         .with_distributed_scale_up_leaf_node_handler(split_scan)
