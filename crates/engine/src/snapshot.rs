@@ -14,6 +14,7 @@
 //! query runs), so a query that listed a part before it was marked can still read it to the end.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -21,7 +22,7 @@ use arrow::array::RecordBatch;
 use crate::addr::Addr16;
 use crate::error::Result;
 use crate::layout::{FileKind, list_files_within, stem_path};
-use crate::rollup::{RollupFile, RollupKind};
+use crate::rollup::{PartSet, RollupFile, RollupKind};
 use crate::store::read_wal;
 
 /// The files and open-window batches that make up the flow table at one moment.
@@ -176,6 +177,34 @@ impl FlowSnapshot {
         self.parquet_files
             .iter()
             .map(|p| stem_path(p).and_then(|stem| by_stem.get(stem.as_path()).copied().flatten()))
+            .collect()
+    }
+
+    /// The hourly rollups of `kind` that sum exactly this snapshot's sealed parts of their
+    /// directory (see [`PartSet`]), by directory.
+    pub fn hour_rollups(&self, kind: RollupKind) -> HashMap<&Path, &RollupFile> {
+        let hourly: Vec<(&Path, &RollupFile, PartSet)> = self
+            .rollups
+            .iter()
+            .filter(|r| r.kind == kind)
+            .filter_map(|r| Some((r.path.parent()?, r, PartSet::of_rollup(r)?)))
+            .collect();
+        if hourly.is_empty() {
+            return HashMap::new();
+        }
+        let mut names: HashMap<&Path, Vec<&OsStr>> = hourly.iter().map(|(dir, _, _)| (*dir, Vec::new())).collect();
+        for part in &self.parquet_files {
+            if let (Some(dir), Some(name)) = (part.parent(), part.file_name())
+                && let Some(names) = names.get_mut(dir)
+            {
+                names.push(name);
+            }
+        }
+        let sets: HashMap<&Path, PartSet> = names.into_iter().map(|(dir, n)| (dir, PartSet::of(n))).collect();
+        hourly
+            .into_iter()
+            .filter(|(dir, _, set)| sets.get(dir) == Some(set))
+            .map(|(dir, r, _)| (dir, r))
             .collect()
     }
 

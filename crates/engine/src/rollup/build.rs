@@ -18,10 +18,10 @@ use crate::schema::col;
 
 /// Count and sums of one rollup row.
 #[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    flows: i64,
-    packets: Option<u64>,
-    bytes: Option<u64>,
+pub(super) struct Totals {
+    pub(super) flows: i64,
+    pub(super) packets: Option<u64>,
+    pub(super) bytes: Option<u64>,
 }
 
 impl Totals {
@@ -29,6 +29,16 @@ impl Totals {
     /// wrap as DataFusion's `sum` over `UInt64` does.
     fn add(&mut self, packets: Option<u64>, bytes: Option<u64>) {
         self.flows += 1;
+        self.add_sums(packets, bytes);
+    }
+
+    /// Adds the totals of other flows (a rollup row), with the same rules as [`Totals::add`].
+    pub(super) fn merge(&mut self, other: Totals) {
+        self.flows += other.flows;
+        self.add_sums(other.packets, other.bytes);
+    }
+
+    fn add_sums(&mut self, packets: Option<u64>, bytes: Option<u64>) {
         if let Some(p) = packets {
             self.packets = Some(self.packets.unwrap_or(0).wrapping_add(p));
         }
@@ -39,14 +49,14 @@ impl Totals {
 }
 
 /// Distinct keys in first-seen order with their totals.
-struct Groups<K> {
+pub(super) struct Groups<K> {
     index: HashMap<K, usize, foldhash::fast::FixedState>,
     keys: Vec<K>,
     totals: Vec<Totals>,
 }
 
 impl<K: Hash + Eq + Copy + Ord> Groups<K> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Groups {
             index: HashMap::with_hasher(foldhash::fast::FixedState::default()),
             keys: Vec::new(),
@@ -55,16 +65,26 @@ impl<K: Hash + Eq + Copy + Ord> Groups<K> {
     }
 
     fn add(&mut self, key: K, packets: Option<u64>, bytes: Option<u64>) {
-        let slot = *self.index.entry(key).or_insert_with(|| {
-            self.keys.push(key);
-            self.totals.push(Totals::default());
-            self.keys.len() - 1
-        });
+        let slot = self.slot(key);
         self.totals[slot].add(packets, bytes);
     }
 
+    /// Adds a rollup row's totals to its key's.
+    pub(super) fn add_totals(&mut self, key: K, totals: Totals) {
+        let slot = self.slot(key);
+        self.totals[slot].merge(totals);
+    }
+
+    fn slot(&mut self, key: K) -> usize {
+        *self.index.entry(key).or_insert_with(|| {
+            self.keys.push(key);
+            self.totals.push(Totals::default());
+            self.keys.len() - 1
+        })
+    }
+
     /// Keys and totals sorted by key (nulls first), so the file's statistics prune by key.
-    fn sorted(self) -> Vec<(K, Totals)> {
+    pub(super) fn sorted(self) -> Vec<(K, Totals)> {
         let mut rows: Vec<(K, Totals)> = self.keys.into_iter().zip(self.totals).collect();
         rows.sort_unstable_by_key(|(k, _)| *k);
         rows
@@ -85,32 +105,20 @@ pub fn build_rollup(window: &RecordBatch, kind: RollupKind) -> Result<Option<Rec
     let bytes = window_column(window, col::BYTES)?.as_primitive::<UInt64Type>();
     let value = |a: &UInt64Array, i: usize| a.is_valid(i).then(|| a.value(i));
     let n = window.num_rows();
-    let (keys, rows): (Vec<ArrayRef>, Vec<Totals>) = match kind {
+    let batch = match kind {
         RollupKind::Src | RollupKind::Dst => {
-            let name = kind.keys()[0];
-            let addrs = addr_column(window, name)?;
+            let addrs = addr_column(window, kind.keys()[0])?;
             let mut groups = Groups::<Option<u128>>::new();
             for i in 0..n {
                 let key = addrs.is_valid(i).then(|| addr_key(addrs.value(i)));
                 groups.add(key, value(packets, i), value(bytes, i));
             }
-            let sorted = groups.sorted();
-            let mut builder = FixedSizeBinaryBuilder::with_capacity(sorted.len(), ADDR_WIDTH);
-            for (key, _) in &sorted {
-                match key {
-                    Some(k) => builder.append_value(k.to_be_bytes())?,
-                    None => builder.append_null(),
-                }
-            }
-            (
-                vec![Arc::new(builder.finish())],
-                sorted.into_iter().map(|(_, t)| t).collect(),
-            )
+            addr_rollup(kind, exporter.value(0), groups.sorted())?
         }
         RollupKind::Port => {
             let protocol = window_column(window, col::PROTOCOL)?.as_primitive::<UInt8Type>();
             let port = window_column(window, col::DST_PORT)?.as_primitive::<UInt16Type>();
-            let mut groups = Groups::<(Option<u8>, Option<u16>)>::new();
+            let mut groups = Groups::<PortKey>::new();
             for i in 0..n {
                 let key = (
                     protocol.is_valid(i).then(|| protocol.value(i)),
@@ -118,26 +126,57 @@ pub fn build_rollup(window: &RecordBatch, kind: RollupKind) -> Result<Option<Rec
                 );
                 groups.add(key, value(packets, i), value(bytes, i));
             }
-            let sorted = groups.sorted();
-            let protocols: UInt8Array = sorted.iter().map(|((p, _), _)| *p).collect();
-            let ports: UInt16Array = sorted.iter().map(|((_, p), _)| *p).collect();
-            (
-                vec![Arc::new(protocols), Arc::new(ports)],
-                sorted.into_iter().map(|(_, t)| t).collect(),
-            )
+            port_rollup(exporter.value(0), groups.sorted())?
         }
     };
-    let exporters = FixedSizeBinaryArray::try_from_iter(std::iter::repeat_n(exporter.value(0), rows.len()))?;
+    Ok(Some(batch))
+}
+
+/// The key of a `port` rollup row: protocol and destination port.
+pub(super) type PortKey = (Option<u8>, Option<u16>);
+
+/// The `src` or `dst` rollup (`kind`) of `exporter` with the rows `sorted`.
+pub(super) fn addr_rollup(
+    kind: RollupKind,
+    exporter: &[u8],
+    sorted: Vec<(Option<u128>, Totals)>,
+) -> Result<RecordBatch> {
+    let mut builder = FixedSizeBinaryBuilder::with_capacity(sorted.len(), ADDR_WIDTH);
+    for (key, _) in &sorted {
+        match key {
+            Some(k) => builder.append_value(k.to_be_bytes())?,
+            None => builder.append_null(),
+        }
+    }
+    let keys: Vec<ArrayRef> = vec![Arc::new(builder.finish())];
+    rollup_batch(kind, exporter, keys, sorted.into_iter().map(|(_, t)| t).collect())
+}
+
+/// The `port` rollup of `exporter` with the rows `sorted`.
+pub(super) fn port_rollup(exporter: &[u8], sorted: Vec<(PortKey, Totals)>) -> Result<RecordBatch> {
+    let protocols: UInt8Array = sorted.iter().map(|((p, _), _)| *p).collect();
+    let ports: UInt16Array = sorted.iter().map(|((_, p), _)| *p).collect();
+    let keys: Vec<ArrayRef> = vec![Arc::new(protocols), Arc::new(ports)];
+    rollup_batch(
+        RollupKind::Port,
+        exporter,
+        keys,
+        sorted.into_iter().map(|(_, t)| t).collect(),
+    )
+}
+
+fn rollup_batch(kind: RollupKind, exporter: &[u8], keys: Vec<ArrayRef>, rows: Vec<Totals>) -> Result<RecordBatch> {
+    let exporters = FixedSizeBinaryArray::try_from_iter(std::iter::repeat_n(exporter, rows.len()))?;
     let mut columns: Vec<ArrayRef> = vec![Arc::new(exporters)];
     columns.extend(keys);
     columns.push(Arc::new(rows.iter().map(|t| t.flows).collect::<Int64Array>()));
     columns.push(Arc::new(rows.iter().map(|t| t.packets).collect::<UInt64Array>()));
     columns.push(Arc::new(rows.iter().map(|t| t.bytes).collect::<UInt64Array>()));
-    Ok(Some(RecordBatch::try_new(kind.schema(), columns)?))
+    Ok(RecordBatch::try_new(kind.schema(), columns)?)
 }
 
 /// An address as one integer whose order is the byte order.
-fn addr_key(bytes: &[u8]) -> u128 {
+pub(super) fn addr_key(bytes: &[u8]) -> u128 {
     let mut key = [0u8; 16];
     key.copy_from_slice(&bytes[..16]);
     u128::from_be_bytes(key)

@@ -15,9 +15,11 @@
 
 mod build;
 mod file;
+mod hourly;
 
 pub use build::build_rollup;
 pub use file::{ROLLUP_EXT, RollupFile, write_rollup};
+pub use hourly::{HourRefresh, PartSet, refresh_hour};
 
 use std::sync::{Arc, LazyLock};
 

@@ -7,6 +7,7 @@
 //! into its windows), `retention` (removing windows by age and size).
 
 mod config;
+mod hours;
 mod props;
 mod recovery;
 pub mod retention;
@@ -143,7 +144,11 @@ impl FlowStore {
         };
         ensure_dir(&crate::layout::flows_root(&cfg.data_dir))?;
         let report = recovery::recover(&cfg.data_dir, &settings)?;
-        let sealer = Sealer::start(settings, cfg.seal_queue)?;
+        let hours = match cfg.rollups {
+            true => hours::HourQueue::found_at_open(&cfg.data_dir, crate::clock::now_ms())?,
+            false => hours::HourQueue::default(),
+        };
+        let sealer = Sealer::start(settings, cfg.seal_queue, hours)?;
         let store = FlowStore {
             window_ms,
             grace_ms: ms(cfg.seal_grace),

@@ -4,6 +4,7 @@ use super::seal::{SealSettings, seal_file};
 use super::wal::WalReadBuffer;
 use crate::error::{EngineError, Result};
 use crate::layout::{FileKind, list_files, stem_path, with_kind};
+use crate::rollup::{PartSet, RollupFile};
 use std::path::Path;
 
 /// What recovery found and did.
@@ -60,7 +61,11 @@ pub(crate) fn recover(data_dir: &Path, settings: &SealSettings) -> Result<Recove
     }
     // Rollups whose part is gone: written by a seal that crashed before its rename (and was not
     // sealed again with the same span), or left by a retention run that stopped half-way.
+    // Hourly rollups have no part of their own; a stale one is never read and is replaced.
     for path in rollups {
+        if RollupFile::parse(&path).is_some_and(|r| PartSet::of_rollup(&r).is_some()) {
+            continue;
+        }
         let Some(stem) = stem_path(&path) else { continue };
         if !with_kind(&stem, FileKind::Sealed).exists() {
             std::fs::remove_file(&path).map_err(EngineError::io("remove stray rollup", &path))?;

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::hours::{HourQueue, Refreshed};
 use super::seal::{SealSettings, seal_file};
 use super::wal::WalReadBuffer;
 use crate::error::{EngineError, Result};
@@ -44,14 +45,15 @@ pub(crate) struct Sealer {
 }
 
 impl Sealer {
-    /// Starts the seal thread with a queue of `bound` windows.
-    pub(crate) fn start(settings: SealSettings, bound: usize) -> Result<Sealer> {
+    /// Starts the seal thread with a queue of `bound` windows; between windows it refreshes the
+    /// hourly rollups of `hours` (and of the passed hours it seals into).
+    pub(crate) fn start(settings: SealSettings, bound: usize, hours: HourQueue) -> Result<Sealer> {
         let (tx, rx) = sync_channel::<PathBuf>(bound);
         let counters = Arc::new(SealCounters::default());
         let thread_counters = Arc::clone(&counters);
         let handle = std::thread::Builder::new()
             .name("flowfold-seal".into())
-            .spawn(move || run(rx, settings, &thread_counters))
+            .spawn(move || run(rx, settings, hours, &thread_counters))
             .map_err(EngineError::io("start seal thread", "flowfold-seal"))?;
         Ok(Sealer {
             tx: Some(tx),
@@ -111,10 +113,23 @@ fn lower_priority() {
     }
 }
 
-fn run(rx: Receiver<PathBuf>, settings: SealSettings, counters: &SealCounters) {
+fn run(rx: Receiver<PathBuf>, settings: SealSettings, mut hours: HourQueue, counters: &SealCounters) {
     lower_priority();
     let mut reader = WalReadBuffer::default();
-    for wal in rx {
+    loop {
+        let wal = match rx.try_recv() {
+            Ok(wal) => wal,
+            // Nothing to seal: refresh one hour, then look again.
+            Err(TryRecvError::Empty) if !hours.is_empty() => {
+                count_refresh(counters, hours.refresh_one());
+                continue;
+            }
+            Err(TryRecvError::Empty) => match rx.recv() {
+                Ok(wal) => wal,
+                Err(_) => break,
+            },
+            Err(TryRecvError::Disconnected) => break,
+        };
         match seal_file(&wal, &settings, &mut reader) {
             Ok(outcome) => {
                 counters.sealed.fetch_add(1, Ordering::Relaxed);
@@ -127,8 +142,21 @@ fn run(rx: Receiver<PathBuf>, settings: SealSettings, counters: &SealCounters) {
                 counters
                     .rollup_errors
                     .fetch_add(outcome.rollup_errors, Ordering::Relaxed);
+                if settings.rollups
+                    && outcome.rows > 0
+                    && let Some(stem) = crate::layout::stem_path(&wal)
+                {
+                    hours.sealed(&stem, crate::clock::now_ms());
+                }
             }
             Err(err) => counters.record_error(&err),
         }
     }
+    // Closing: the hours sealed into are refreshed now; those found at open wait for the next.
+    count_refresh(counters, hours.refresh_sealed());
+}
+
+fn count_refresh(counters: &SealCounters, done: Refreshed) {
+    counters.rollup_bytes.fetch_add(done.bytes, Ordering::Relaxed);
+    counters.rollup_errors.fetch_add(done.errors, Ordering::Relaxed);
 }

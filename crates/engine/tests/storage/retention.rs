@@ -114,6 +114,17 @@ async fn age_removes_exactly_the_old_windows_and_keeps_open_logs() {
     let old_1 = [window_files(dir, 1, old), window_files(dir, 1, old + W)].concat();
     let old_2 = window_files(dir, 2, old);
     assert_eq!(old_1.len(), 3, "exporter 1's old windows: one part, then two");
+    let hourly = |dir: &Path| {
+        files(dir, FileKind::Rollup)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("hour-"))
+            .count()
+    };
+    assert_eq!(
+        hourly(dir),
+        3,
+        "exporter 1's old hour: its three parts summed, one rollup per kind"
+    );
     let rules = RetentionRules::new(RetentionPolicy {
         max_age: Some(Duration::from_secs(86_400)),
         max_bytes: None,
@@ -144,6 +155,7 @@ async fn age_removes_exactly_the_old_windows_and_keeps_open_logs() {
     let sealed = files(dir, FileKind::Sealed);
     let rollups = files(dir, FileKind::Rollup);
     assert_eq!(rollups.len(), 3 * sealed.len(), "a removed part's rollups go with it");
+    assert_eq!(hourly(dir), 0, "and so do its hour's");
     for rollup in &rollups {
         let stem = engine::layout::stem_path(rollup).unwrap();
         assert!(sealed.contains(&engine::layout::with_kind(&stem, FileKind::Sealed)));

@@ -2,6 +2,7 @@
 //! and one row per flow (`flows` = 1) of everything else, so that summing either gives the
 //! answer over the flows.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -75,6 +76,8 @@ pub fn rollup_filter_pushdown(filters: &[&Expr]) -> Vec<TableProviderFilterPushD
 #[derive(Debug, Default)]
 struct Sources {
     rollups: Vec<PathBuf>,
+    /// Of `rollups`, the hourly ones.
+    hours: usize,
     parts: Vec<PathBuf>,
     skipped: usize,
 }
@@ -110,7 +113,20 @@ impl TableProvider for RollupTable {
         let channels = self.flows.channels().clone().intersect(channels_for_filters(filters));
         let snapshot = self.flows.snapshot(channels, range.within()).await?;
         let mut sources = Sources::default();
+        let hours = snapshot.hour_rollups(self.kind);
+        let mut hours_read = HashSet::new();
         for (part, rollup) in snapshot.parquet_files.iter().zip(snapshot.rollups_of(self.kind)) {
+            // A whole hour the range takes: its hourly rollup, once, for all its parts.
+            if let Some(dir) = part.parent()
+                && let Some(hour) = hours.get(dir)
+                && range.covers(hour.first_start_ms, hour.last_start_ms)
+            {
+                if hours_read.insert(dir) {
+                    sources.rollups.push(hour.path.clone());
+                    sources.hours += 1;
+                }
+                continue;
+            }
             match rollup {
                 Some(r) if range.misses(r.first_start_ms, r.last_start_ms) => sources.skipped += 1,
                 Some(r) if range.covers(r.first_start_ms, r.last_start_ms) => sources.rollups.push(r.path.clone()),
@@ -120,6 +136,7 @@ impl TableProvider for RollupTable {
         tracing::debug!(
             kind = self.kind.name(),
             rollups = sources.rollups.len(),
+            hours = sources.hours,
             parts = sources.parts.len(),
             skipped = sources.skipped,
             "rollup scan"

@@ -314,3 +314,89 @@ async fn time_bounds_skip_parts_whose_rollup_span_misses_and_keep_flows_filed_aw
         assert!(got.contains(&format!("| {} ", count(first, last))), "{sql}\n{got}");
     }
 }
+
+/// The names of the hourly rollups of `kind` (e.g. "src") under `dir`.
+fn hourly_rollups(dir: &std::path::Path, kind: &str) -> Vec<std::path::PathBuf> {
+    crate::layout::list_files(dir)
+        .unwrap()
+        .into_iter()
+        .filter_map(|(_, p)| crate::rollup::RollupFile::parse(&p))
+        .filter(|r| r.kind.name() == kind && crate::rollup::PartSet::of_rollup(r).is_some())
+        .map(|r| r.path)
+        .collect()
+}
+
+#[tokio::test]
+async fn whole_hours_read_their_hourly_rollup_and_a_stale_one_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = SmallRng::seed_from_u64(11);
+    let hour = 3_600_000;
+    let base = (now_ms() / hour - 50) * hour;
+    let mut store = open_store(dir.path());
+    append(&mut store, &flows(&mut rng, base, 211, 3 * hour as usize / 211));
+    let closed = store.close().unwrap();
+    assert_eq!(closed.stats.rollup_errors, 0);
+    // Three hours of three exporters, each hour's parts summed at close.
+    assert_eq!(hourly_rollups(dir.path(), "dst").len(), 9);
+
+    let with = flow_session(dir.path(), &QueryResources::default(), None).unwrap();
+    let without = flow_session(
+        dir.path(),
+        &QueryResources {
+            rollups: false,
+            ..QueryResources::default()
+        },
+        None,
+    )
+    .unwrap();
+    let ts = |ms: i64| format!("to_timestamp_millis({ms})");
+    let whole =
+        "SELECT dst_addr, sum(bytes) AS b, count(*) AS n FROM flows GROUP BY dst_addr ORDER BY dst_addr".to_string();
+    // The second hour whole, and the first from its 20th minute: hourly and part rollups.
+    let mixed = format!(
+        "SELECT dst_addr, sum(bytes) AS b FROM flows WHERE flow_start >= {} AND flow_start < {} GROUP BY dst_addr ORDER BY dst_addr",
+        ts(base + 1_200_000),
+        ts(base + 2 * hour)
+    );
+    for sql in [&whole, &mixed] {
+        let expected = answer(&without, sql).await;
+        assert!(expected.lines().count() > 4, "{sql} gives rows:\n{expected}");
+        assert_eq!(answer(&with, sql).await, expected, "{sql}");
+    }
+    let explained = plan(&with, &whole).await;
+    assert!(
+        explained.contains(".dst.") && explained.contains("hour-"),
+        "{explained}"
+    );
+    assert!(!explained.contains("Z.dst."), "a part's rollup read: {explained}");
+    let explained = plan(&with, &mixed).await;
+    assert!(
+        explained.contains("hour-") && explained.contains("Z.dst."),
+        "{explained}"
+    );
+
+    // An hourly rollup of another part set (a part sealed since, or expired) is not read.
+    for path in hourly_rollups(dir.path(), "dst") {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let (_, rest) = name.split_once('-').unwrap();
+        let (parts, rest) = rest.split_once('-').unwrap();
+        let other = format!("hour-{}-{rest}", parts.parse::<usize>().unwrap() + 1);
+        std::fs::rename(&path, path.with_file_name(other)).unwrap();
+    }
+    assert_eq!(answer(&with, &whole).await, answer(&without, &whole).await);
+    let explained = plan(&with, &whole).await;
+    assert!(
+        !explained.contains("hour-") && explained.contains("Z.dst."),
+        "{explained}"
+    );
+
+    // A store opened again puts them right (between windows, on its seal thread).
+    let store = open_store(dir.path());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !plan(&with, &whole).await.contains("hour-") {
+        assert!(std::time::Instant::now() < deadline, "hourly rollups not rebuilt");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer(&with, &whole).await, answer(&without, &whole).await);
+    drop(store);
+}

@@ -19,15 +19,23 @@ use std::path::{Path, PathBuf};
 use super::decide::Due;
 use super::report::{FreedWindow, IssueKind, RetentionIssue};
 use crate::layout::{flows_root, stem_path, sync_dir};
-use crate::rollup::RollupFile;
+use crate::rollup::{PartSet, RollupFile};
 
 /// Deletes the parts of every due window; returns what was freed, by due window.
 pub(crate) fn remove(data_dir: &Path, due: &[Due], issues: &mut Vec<RetentionIssue>) -> Vec<FreedWindow> {
     let mut touched = BTreeSet::new();
     let mut freed = Vec::with_capacity(due.len());
+    let mut hours_cleared = BTreeSet::new();
     for d in due {
         let mut window = FreedWindow::new(d.start_ms);
         for part in &d.parts {
+            // The directory's hourly rollups go first: one that outlived a part could be taken
+            // for the sum of a later part of the same name.
+            if let Some(dir) = part.path.parent()
+                && hours_cleared.insert(dir.to_path_buf())
+            {
+                remove_hourly_rollups(dir, issues);
+            }
             match fs::remove_file(&part.path) {
                 Ok(()) => {
                     window.files.push(part.path.clone());
@@ -86,6 +94,26 @@ fn remove_rollups(path: &Path, issues: &mut Vec<RetentionIssue>) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => issues.push(RetentionIssue::io(IssueKind::Remove, "remove rollup", &rollup, e)),
+            }
+        }
+    }
+}
+
+/// Removes the hourly rollups of the directory `dir` (see [`crate::rollup::PartSet`]).
+fn remove_hourly_rollups(dir: &Path, issues: &mut Vec<RetentionIssue>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let rollup = entry.path();
+        if RollupFile::parse(&rollup).is_some_and(|r| PartSet::of_rollup(&r).is_some()) {
+            match fs::remove_file(&rollup) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => issues.push(RetentionIssue::io(
+                    IssueKind::Remove,
+                    "remove hourly rollup",
+                    &rollup,
+                    e,
+                )),
             }
         }
     }
