@@ -15,6 +15,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use arrow::array::{Array, AsArray, FixedSizeBinaryArray, RecordBatch, UInt64Array};
 use arrow::datatypes::{Int64Type, UInt8Type, UInt16Type, UInt64Type};
@@ -83,7 +84,7 @@ pub struct HourRefresh {
     pub written: usize,
     /// Their bytes.
     pub bytes: u64,
-    /// Stale hourly rollups removed.
+    /// Stale hourly rollups removed (past their grace).
     pub removed: usize,
 }
 
@@ -91,16 +92,26 @@ pub struct HourRefresh {
 /// and both would write the same temporary file.
 static REFRESH: Mutex<()> = Mutex::new(());
 
+/// How long a stale hourly rollup stays: a query that listed it while it was current may still
+/// be reading it (queries run for minutes at most; the next refresh or start removes it).
+pub const STALE_GRACE: Duration = Duration::from_secs(3600);
+
 /// Brings the hourly rollups of the hour directory `dir` up to date with its sealed parts (those
 /// without a retention marker): for each kind whose every part has exactly one rollup, writes
 /// the sum of those rollups unless it is there already, and removes the hourly rollups of any
-/// other part set. A directory of one part gets none (its part's rollup serves as well).
-pub fn refresh_hour(dir: &Path) -> Result<HourRefresh> {
+/// other part set last modified over `stale_grace` ago. A directory of one part gets none (its
+/// part's rollup serves as well).
+pub fn refresh_hour(dir: &Path, stale_grace: Duration) -> Result<HourRefresh> {
     let _one = REFRESH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let listing = HourListing::read(dir)?;
     let set = PartSet::of(listing.parts.iter().filter_map(|p| p.file_name()));
     let mut out = HourRefresh::default();
-    for stale in listing.hourly.iter().filter(|r| PartSet::of_rollup(r) != Some(set)) {
+    let stale = listing
+        .hourly
+        .iter()
+        .filter(|r| PartSet::of_rollup(r) != Some(set))
+        .filter(|r| older_than(&r.path, stale_grace));
+    for stale in stale {
         match std::fs::remove_file(&stale.path) {
             Ok(()) => out.removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -130,6 +141,13 @@ pub fn refresh_hour(dir: &Path) -> Result<HourRefresh> {
         sync_dir(dir)?;
     }
     Ok(out)
+}
+
+/// Whether `path` was last modified over `age` ago (a file whose time cannot be read is not).
+fn older_than(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|e| e >= age))
 }
 
 /// The files of one hour directory that hourly rollups depend on.

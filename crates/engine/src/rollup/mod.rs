@@ -19,7 +19,7 @@ mod hourly;
 
 pub use build::build_rollup;
 pub use file::{ROLLUP_EXT, RollupFile, write_rollup};
-pub use hourly::{HourRefresh, PartSet, refresh_hour};
+pub use hourly::{HourRefresh, PartSet, STALE_GRACE, refresh_hour};
 
 use std::sync::{Arc, LazyLock};
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::layout::{HOUR_MS, WindowName, flows_root, list_dirs, parse_date_dir, parse_hour_dir};
-use crate::rollup::refresh_hour;
+use crate::rollup::{STALE_GRACE, refresh_hour};
 
 /// Hour directories to refresh.
 #[derive(Debug, Default)]
@@ -90,7 +90,7 @@ impl HourQueue {
 }
 
 fn refresh(dir: &Path) -> Refreshed {
-    match refresh_hour(dir) {
+    match refresh_hour(dir, STALE_GRACE) {
         Ok(done) => Refreshed {
             bytes: done.bytes,
             errors: 0,

@@ -122,8 +122,9 @@ async fn age_removes_exactly_the_old_windows_and_keeps_open_logs() {
     };
     assert_eq!(
         hourly(dir),
-        3,
-        "exporter 1's old hour: its three parts summed, one rollup per kind"
+        6,
+        "exporter 1's old hour: its first two parts summed (stale now, kept for a query that may read \
+         them), then all three; one rollup per kind"
     );
     let rules = RetentionRules::new(RetentionPolicy {
         max_age: Some(Duration::from_secs(86_400)),

@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
@@ -55,7 +56,7 @@ fn an_hour_sums_its_parts_rollups_as_one_window_of_all_their_flows_would() {
     for (i, w) in windows.iter().enumerate() {
         part(dir.path(), &format!("20260101T00{:02}Z", i * 5), w, &RollupKind::ALL);
     }
-    let done = refresh_hour(dir.path()).unwrap();
+    let done = refresh_hour(dir.path(), Duration::ZERO).unwrap();
     assert_eq!((done.written, done.removed), (3, 0));
     let all = concat_batches(&flow_schema(), &windows).unwrap();
     let found = hourly(dir.path());
@@ -73,7 +74,10 @@ fn an_hour_sums_its_parts_rollups_as_one_window_of_all_their_flows_would() {
         assert_eq!(PartSet::of_rollup(r).unwrap().parts, 3);
     }
     // Up to date: nothing to do.
-    assert_eq!(refresh_hour(dir.path()).unwrap(), HourRefresh::default());
+    assert_eq!(
+        refresh_hour(dir.path(), Duration::ZERO).unwrap(),
+        HourRefresh::default()
+    );
 }
 
 #[test]
@@ -81,10 +85,10 @@ fn a_new_part_makes_the_hour_stale_and_the_refresh_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     part(dir.path(), "20260101T0000Z", &window(1, 10), &RollupKind::ALL);
     part(dir.path(), "20260101T0005Z", &window(2, 10), &RollupKind::ALL);
-    refresh_hour(dir.path()).unwrap();
+    refresh_hour(dir.path(), Duration::ZERO).unwrap();
     let before = hourly(dir.path());
     part(dir.path(), "20260101T0005Z-1", &window(3, 10), &RollupKind::ALL);
-    let done = refresh_hour(dir.path()).unwrap();
+    let done = refresh_hour(dir.path(), Duration::ZERO).unwrap();
     assert_eq!((done.written, done.removed), (3, 3));
     let after = hourly(dir.path());
     assert_eq!(after.len(), 3);
@@ -96,14 +100,14 @@ fn a_new_part_makes_the_hour_stale_and_the_refresh_replaces_it() {
 fn a_kind_some_part_lacks_and_a_single_part_get_no_hourly_rollup() {
     let dir = tempfile::tempdir().unwrap();
     part(dir.path(), "20260101T0000Z", &window(1, 10), &RollupKind::ALL);
-    assert_eq!(refresh_hour(dir.path()).unwrap().written, 0, "one part");
+    assert_eq!(refresh_hour(dir.path(), Duration::ZERO).unwrap().written, 0, "one part");
     part(
         dir.path(),
         "20260101T0005Z",
         &window(2, 10),
         &[RollupKind::Src, RollupKind::Dst],
     );
-    assert_eq!(refresh_hour(dir.path()).unwrap().written, 2);
+    assert_eq!(refresh_hour(dir.path(), Duration::ZERO).unwrap().written, 2);
     let kinds: Vec<RollupKind> = hourly(dir.path()).iter().map(|r| r.kind).collect();
     assert_eq!(kinds, [RollupKind::Src, RollupKind::Dst]);
 }
@@ -117,10 +121,10 @@ fn an_expired_part_leaves_the_set() {
     {
         part(dir.path(), stem, &window(i as u32, 10), &RollupKind::ALL);
     }
-    refresh_hour(dir.path()).unwrap();
+    refresh_hour(dir.path(), Duration::ZERO).unwrap();
     let stem = dir.path().join("20260101T0000Z");
     std::fs::write(crate::layout::with_kind(&stem, FileKind::Expired), b"").unwrap();
-    let done = refresh_hour(dir.path()).unwrap();
+    let done = refresh_hour(dir.path(), Duration::ZERO).unwrap();
     assert_eq!((done.written, done.removed), (3, 3));
     let set = PartSet::of_rollup(&hourly(dir.path())[0]).unwrap();
     assert_eq!(
@@ -144,4 +148,22 @@ fn part_sets_name_hourly_stems_only() {
     assert_eq!(PartSet::of_rollup(&part), None);
     let hour = RollupFile::parse(&Path::new("/d").join(format!("{}.port.1.2.rollup", set.stem()))).unwrap();
     assert_eq!(PartSet::of_rollup(&hour), Some(set));
+}
+
+#[test]
+fn a_stale_hourly_rollup_stays_for_its_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    part(dir.path(), "20260101T0000Z", &window(1, 10), &RollupKind::ALL);
+    part(dir.path(), "20260101T0005Z", &window(2, 10), &RollupKind::ALL);
+    refresh_hour(dir.path(), STALE_GRACE).unwrap();
+    part(dir.path(), "20260101T0010Z", &window(3, 10), &RollupKind::ALL);
+    let done = refresh_hour(dir.path(), STALE_GRACE).unwrap();
+    assert_eq!(
+        (done.written, done.removed),
+        (3, 0),
+        "a query may still read the old ones"
+    );
+    assert_eq!(hourly(dir.path()).len(), 6);
+    let done = refresh_hour(dir.path(), Duration::ZERO).unwrap();
+    assert_eq!((done.written, done.removed), (0, 3));
 }
