@@ -198,6 +198,7 @@ pub fn list_files_within(
 ) -> Result<Vec<(FileKind, PathBuf)>> {
     let root = flows_root(data_dir);
     let mut stack = Vec::new();
+    let mut days = Vec::new();
     for (name, path) in list_dirs(&root)? {
         let exporter = parse_exporter_dir(&name);
         if !keep(exporter.as_ref()) {
@@ -205,20 +206,37 @@ pub fn list_files_within(
         }
         match within {
             Some(within) if exporter.is_some() && crate::outliers::is_complete(&path) => {
-                stack.extend(hour_dirs_within(&path, within)?);
+                let dirs = dirs_within(&path, within)?;
+                stack.extend(dirs.hours);
+                days.extend(dirs.whole_days);
             }
             _ => stack.push(path),
         }
     }
-    walk(stack)
+    let mut files = walk(stack)?;
+    if !days.is_empty() {
+        // The files of the date directories themselves (daily rollups), not their hours again.
+        files.extend(list_files_in(&days)?);
+        files.sort_unstable_by(|a, b| a.1.as_os_str().cmp(b.1.as_os_str()));
+    }
+    Ok(files)
+}
+
+/// The directories of a channel a time range needs.
+struct DirsWithin {
+    /// Hour directories (and any that do not parse), walked whole.
+    hours: BTreeSet<PathBuf>,
+    /// Date directories of the days wholly within the range: their own files are listed too.
+    whole_days: Vec<PathBuf>,
 }
 
 /// The hour directories of `channel` that may hold flows starting within `within`: those of the
-/// hours meeting it and those named by the channel's outlier index. A date or hour directory
-/// whose name does not parse is kept whole.
-fn hour_dirs_within(channel: &Path, (first, last): (i64, i64)) -> Result<BTreeSet<PathBuf>> {
+/// hours meeting it and those named by the channel's outlier index; and the date directories of
+/// the days it takes whole. A date or hour directory whose name does not parse is kept whole.
+fn dirs_within(channel: &Path, (first, last): (i64, i64)) -> Result<DirsWithin> {
     let meets = |start: i64, span: i64| start <= last && start.saturating_add(span) > first;
     let mut dirs = BTreeSet::new();
+    let mut whole_days = Vec::new();
     for (name, date_dir) in list_dirs(channel)? {
         if name == crate::outliers::OUTLIERS_DIR {
             continue;
@@ -230,6 +248,9 @@ fn hour_dirs_within(channel: &Path, (first, last): (i64, i64)) -> Result<BTreeSe
         if !meets(day, DAY_MS) {
             continue;
         }
+        if first <= day && day.saturating_add(DAY_MS - 1) <= last {
+            whole_days.push(date_dir.clone());
+        }
         for (name, hour_dir) in list_dirs(&date_dir)? {
             match parse_hour_dir(&name) {
                 Some(hour) if !meets(day + hour * HOUR_MS, HOUR_MS) => {}
@@ -240,7 +261,32 @@ fn hour_dirs_within(channel: &Path, (first, last): (i64, i64)) -> Result<BTreeSe
         }
     }
     dirs.extend(crate::outliers::marked_dirs(channel)?);
-    Ok(dirs)
+    Ok(DirsWithin {
+        hours: dirs,
+        whole_days,
+    })
+}
+
+/// The flow-table files directly in `dirs` (not in their subdirectories; a directory that
+/// vanished is skipped).
+fn list_files_in(dirs: &[PathBuf]) -> Result<Vec<(FileKind, PathBuf)>> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(EngineError::io("list directory", dir)(e)),
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_file())
+                && let Some((kind, _)) = classify(&path)
+            {
+                out.push((kind, path));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The start (ms) of the day a `date=YYYY-MM-DD` directory name stands for.

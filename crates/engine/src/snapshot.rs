@@ -14,7 +14,7 @@
 //! query runs), so a query that listed a part before it was marked can still read it to the end.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -22,7 +22,7 @@ use arrow::array::RecordBatch;
 use crate::addr::Addr16;
 use crate::error::Result;
 use crate::layout::{FileKind, list_files_within, stem_path};
-use crate::rollup::{PartSet, RollupFile, RollupKind};
+use crate::rollup::{PartSet, RollupFile, RollupKind, SumLevel};
 use crate::store::read_wal;
 
 /// The files and open-window batches that make up the flow table at one moment.
@@ -180,28 +180,43 @@ impl FlowSnapshot {
             .collect()
     }
 
-    /// The hourly rollups of `kind` that sum exactly this snapshot's sealed parts of their
-    /// directory (see [`PartSet`]), by directory.
-    pub fn hour_rollups(&self, kind: RollupKind) -> HashMap<&Path, &RollupFile> {
-        let hourly: Vec<(&Path, &RollupFile, PartSet)> = self
+    /// The summed rollups of `kind` and `level` that sum exactly this snapshot's sealed parts of
+    /// their directory (the hour directory, or the date directory for a day; see [`PartSet`]), by
+    /// directory.
+    pub fn summed_rollups(&self, kind: RollupKind, level: SumLevel) -> HashMap<&Path, &RollupFile> {
+        let summed: Vec<(&Path, &RollupFile, PartSet)> = self
             .rollups
             .iter()
             .filter(|r| r.kind == kind)
             .filter_map(|r| Some((r.path.parent()?, r, PartSet::of_rollup(r)?)))
+            .filter(|(_, _, set)| set.level == level)
             .collect();
-        if hourly.is_empty() {
+        if summed.is_empty() {
             return HashMap::new();
         }
-        let mut names: HashMap<&Path, Vec<&OsStr>> = hourly.iter().map(|(dir, _, _)| (*dir, Vec::new())).collect();
+        let mut names: HashMap<&Path, Vec<OsString>> = summed.iter().map(|(dir, _, _)| (*dir, Vec::new())).collect();
         for part in &self.parquet_files {
-            if let (Some(dir), Some(name)) = (part.parent(), part.file_name())
-                && let Some(names) = names.get_mut(dir)
-            {
+            let (Some(hour_dir), Some(name)) = (part.parent(), part.file_name()) else {
+                continue;
+            };
+            let (dir, name) = match level {
+                SumLevel::Hour => (Some(hour_dir), name.to_os_string()),
+                SumLevel::Day => {
+                    let mut full = hour_dir.file_name().unwrap_or_default().to_os_string();
+                    full.push("/");
+                    full.push(name);
+                    (hour_dir.parent(), full)
+                }
+            };
+            if let Some(names) = dir.and_then(|d| names.get_mut(d)) {
                 names.push(name);
             }
         }
-        let sets: HashMap<&Path, PartSet> = names.into_iter().map(|(dir, n)| (dir, PartSet::of(n))).collect();
-        hourly
+        let sets: HashMap<&Path, PartSet> = names
+            .into_iter()
+            .map(|(dir, n)| (dir, PartSet::of(level, n.iter().map(OsString::as_os_str))))
+            .collect();
+        summed
             .into_iter()
             .filter(|(dir, _, set)| sets.get(dir) == Some(set))
             .map(|(dir, r, _)| (dir, r))

@@ -14,12 +14,17 @@
 //! rollup failed) is read from its flows, and a rollup is only read while its part is.
 
 mod build;
+mod daily;
 mod file;
 mod hourly;
+mod part_set;
+mod sum;
 
 pub use build::build_rollup;
+pub use daily::refresh_day;
 pub use file::{ROLLUP_EXT, RollupFile, write_rollup};
-pub use hourly::{HourRefresh, PartSet, STALE_GRACE, refresh_hour};
+pub use hourly::{STALE_GRACE, SumRefresh, refresh_hour};
+pub use part_set::{PartSet, SumLevel};
 
 use std::sync::{Arc, LazyLock};
 

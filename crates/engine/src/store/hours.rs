@@ -1,15 +1,16 @@
-//! The hour directories whose hourly rollups (see [`crate::rollup::refresh_hour`]) the seal
-//! thread refreshes when it has no window to seal: those it sealed a part into once their hour
-//! had passed, first, then every passed hour found when the store opened (hours written before
-//! hourly rollups existed, or whose refresh a stop cut short), one directory at a time so that
-//! a waiting window is never held up for long.
+//! The directories whose summed rollups the seal thread refreshes when it has no window to
+//! seal, one at a time so that a waiting window is never held up for long: the hour directories
+//! it sealed a part into once their hour had passed, first (see [`crate::rollup::refresh_hour`]);
+//! then every passed hour found when the store opened (hours written before summed rollups
+//! existed, or whose refresh a stop cut short); then the date directories of the passed days
+//! among those hours (see [`crate::rollup::refresh_day`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::layout::{HOUR_MS, WindowName, flows_root, list_dirs, parse_date_dir, parse_hour_dir};
-use crate::rollup::{STALE_GRACE, refresh_hour};
+use crate::layout::{DAY_MS, HOUR_MS, WindowName, flows_root, list_dirs, parse_date_dir, parse_hour_dir};
+use crate::rollup::{STALE_GRACE, SumRefresh, refresh_day, refresh_hour};
 
 /// Hour directories to refresh.
 #[derive(Debug, Default)]
@@ -18,6 +19,8 @@ pub(crate) struct HourQueue {
     sealed: BTreeSet<PathBuf>,
     /// Passed hours found at open.
     found: Vec<PathBuf>,
+    /// Date directories of passed days whose hours were refreshed.
+    days: BTreeSet<PathBuf>,
 }
 
 /// What refreshing did, for the seal counters.
@@ -44,8 +47,8 @@ impl HourQueue {
         // Newest last: they are taken from the end, and recent hours are the likeliest asked.
         found.sort_unstable();
         Ok(HourQueue {
-            sealed: BTreeSet::new(),
             found,
+            ..HourQueue::default()
         })
     }
 
@@ -62,35 +65,48 @@ impl HourQueue {
 
     /// Whether there is nothing to refresh.
     pub(crate) fn is_empty(&self) -> bool {
-        self.sealed.is_empty() && self.found.is_empty()
+        self.sealed.is_empty() && self.found.is_empty() && self.days.is_empty()
     }
 
-    /// Refreshes one directory (a sealed-into one first).
-    pub(crate) fn refresh_one(&mut self) -> Refreshed {
-        let dir = match self.sealed.pop_first() {
-            Some(dir) => dir,
-            None => match self.found.pop() {
-                Some(dir) => dir,
-                None => return Refreshed::default(),
-            },
-        };
-        refresh(&dir)
+    /// Refreshes one directory: a sealed-into hour, else a found hour, else a day.
+    pub(crate) fn refresh_one(&mut self, now_ms: i64) -> Refreshed {
+        if let Some(hour) = self.sealed.pop_first().or_else(|| self.found.pop()) {
+            return self.refresh_hour(&hour, now_ms);
+        }
+        match self.days.pop_last() {
+            Some(day) => counted(&day, refresh_day(&day, STALE_GRACE)),
+            None => Refreshed::default(),
+        }
     }
 
-    /// Refreshes the directories sealed into (at close; those found at open wait for the next).
-    pub(crate) fn refresh_sealed(&mut self) -> Refreshed {
+    /// Refreshes the hours sealed into, and their days (at close; those found at open wait for
+    /// the next).
+    pub(crate) fn refresh_sealed(&mut self, now_ms: i64) -> Refreshed {
+        self.found.clear();
         let mut out = Refreshed::default();
-        while let Some(dir) = self.sealed.pop_first() {
-            let one = refresh(&dir);
+        while !self.is_empty() {
+            let one = self.refresh_one(now_ms);
             out.bytes += one.bytes;
             out.errors += one.errors;
         }
         out
     }
+
+    fn refresh_hour(&mut self, hour: &Path, now_ms: i64) -> Refreshed {
+        let day = hour.parent().filter(|d| {
+            let name = d.file_name().and_then(|n| n.to_str());
+            name.and_then(parse_date_dir)
+                .is_some_and(|start| start + DAY_MS <= now_ms)
+        });
+        if let Some(day) = day {
+            self.days.insert(day.to_path_buf());
+        }
+        counted(hour, refresh_hour(hour, STALE_GRACE))
+    }
 }
 
-fn refresh(dir: &Path) -> Refreshed {
-    match refresh_hour(dir, STALE_GRACE) {
+fn counted(dir: &Path, done: Result<SumRefresh>) -> Refreshed {
+    match done {
         Ok(done) => Refreshed {
             bytes: done.bytes,
             errors: 0,
@@ -99,7 +115,7 @@ fn refresh(dir: &Path) -> Refreshed {
         Err(_) if !dir.exists() => Refreshed::default(),
         Err(err) => {
             tracing::warn!(dir = %dir.display(), error = %err,
-                "hourly rollups not refreshed; the hour's parts' own rollups are read");
+                "summed rollups not refreshed; the parts' own rollups are read");
             Refreshed { bytes: 0, errors: 1 }
         }
     }

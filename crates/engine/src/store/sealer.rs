@@ -121,7 +121,7 @@ fn run(rx: Receiver<PathBuf>, settings: SealSettings, mut hours: HourQueue, coun
             Ok(wal) => wal,
             // Nothing to seal: refresh one hour, then look again.
             Err(TryRecvError::Empty) if !hours.is_empty() => {
-                count_refresh(counters, hours.refresh_one());
+                count_refresh(counters, hours.refresh_one(crate::clock::now_ms()));
                 continue;
             }
             Err(TryRecvError::Empty) => match rx.recv() {
@@ -152,8 +152,9 @@ fn run(rx: Receiver<PathBuf>, settings: SealSettings, mut hours: HourQueue, coun
             Err(err) => counters.record_error(&err),
         }
     }
-    // Closing: the hours sealed into are refreshed now; those found at open wait for the next.
-    count_refresh(counters, hours.refresh_sealed());
+    // Closing: the hours sealed into (and their days) are refreshed now; those found at open
+    // wait for the next.
+    count_refresh(counters, hours.refresh_sealed(crate::clock::now_ms()));
 }
 
 fn count_refresh(counters: &SealCounters, done: Refreshed) {

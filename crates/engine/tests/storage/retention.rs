@@ -226,6 +226,44 @@ async fn size_removes_the_oldest_windows_of_the_oversize_channel_only() {
 }
 
 /// Runs `plan` to the end and returns `sum(bytes)`, or the error.
+#[tokio::test]
+async fn a_removed_days_summed_rollups_go_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let day = T0 - T0.rem_euclid(DAY) - 2 * DAY;
+    let (mut store, _) = FlowStore::open(cfg(dir)).unwrap();
+    for hour in [0, 1] {
+        store.append(&flows(1, day + hour * HOUR, 100, 50)).unwrap();
+        store.append(&flows(1, day + hour * HOUR + W, 100, 50)).unwrap();
+    }
+    store.close().unwrap();
+    let summed = |prefix: &str| {
+        files(dir, FileKind::Rollup)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+            .count()
+    };
+    // Two parts an hour: each hour summed, and the day from its two hours.
+    assert_eq!((summed("hour-"), summed("day-")), (6, 3));
+    let rules = RetentionRules::new(RetentionPolicy {
+        max_age: Some(Duration::from_secs(86_400)),
+        max_bytes: None,
+    });
+    let report = enforce(dir, &rules, at_once(T0 + W)).unwrap();
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+    assert_eq!(report.files_removed(), 4);
+    assert!(
+        files(dir, FileKind::Rollup).is_empty(),
+        "{:?}",
+        files(dir, FileKind::Rollup)
+    );
+    let date_dir = engine::layout::partition_dir(dir, &exporter(1), day).unwrap();
+    assert!(
+        !date_dir.parent().unwrap().exists(),
+        "the emptied date directory is removed"
+    );
+}
+
 async fn sum_of(plan: Arc<dyn ExecutionPlan>, ctx: &SessionContext) -> Result<u64, String> {
     let out = collect(plan, ctx.task_ctx()).await.map_err(|e| e.to_string())?;
     Ok(out[0].column(0).as_primitive::<UInt64Type>().value(0))

@@ -7,7 +7,10 @@ use arrow::compute::concat_batches;
 use super::*;
 use crate::addr::from_v4_u32;
 use crate::batch::{FlowBatchBuilder, FlowRecord};
+use crate::rollup::sum::read_rollup;
+use crate::rollup::{SumLevel, refresh_day};
 use crate::schema::flow_schema;
+use std::ffi::OsStr;
 
 /// A window of `n` flows from one exporter, with repeated keys, nulls and a sum that wraps.
 fn window(seed: u32, n: u32) -> RecordBatch {
@@ -74,10 +77,7 @@ fn an_hour_sums_its_parts_rollups_as_one_window_of_all_their_flows_would() {
         assert_eq!(PartSet::of_rollup(r).unwrap().parts, 3);
     }
     // Up to date: nothing to do.
-    assert_eq!(
-        refresh_hour(dir.path(), Duration::ZERO).unwrap(),
-        HourRefresh::default()
-    );
+    assert_eq!(refresh_hour(dir.path(), Duration::ZERO).unwrap(), SumRefresh::default());
 }
 
 #[test]
@@ -129,25 +129,39 @@ fn an_expired_part_leaves_the_set() {
     let set = PartSet::of_rollup(&hourly(dir.path())[0]).unwrap();
     assert_eq!(
         set,
-        PartSet::of([
-            OsStr::new("20260101T0005Z.parquet"),
-            OsStr::new("20260101T0010Z.parquet")
-        ])
+        PartSet::of(
+            SumLevel::Hour,
+            [
+                OsStr::new("20260101T0005Z.parquet"),
+                OsStr::new("20260101T0010Z.parquet")
+            ]
+        )
     );
 }
 
 #[test]
 fn part_sets_name_hourly_stems_only() {
-    let set = PartSet::of([OsStr::new("b.parquet"), OsStr::new("a.parquet")]);
-    assert_eq!(set, PartSet::of([OsStr::new("a.parquet"), OsStr::new("b.parquet")]));
-    assert_ne!(set, PartSet::of([OsStr::new("a.parquet")]));
-    assert_ne!(set, PartSet::of([OsStr::new("a.parquetb"), OsStr::new(".parquet")]));
+    let hour = SumLevel::Hour;
+    let set = PartSet::of(hour, [OsStr::new("b.parquet"), OsStr::new("a.parquet")]);
+    assert_eq!(
+        set,
+        PartSet::of(hour, [OsStr::new("a.parquet"), OsStr::new("b.parquet")])
+    );
+    assert_ne!(set, PartSet::of(hour, [OsStr::new("a.parquet")]));
+    assert_ne!(
+        set,
+        PartSet::of(hour, [OsStr::new("a.parquetb"), OsStr::new(".parquet")])
+    );
+    let day = PartSet::of(SumLevel::Day, [OsStr::new("b.parquet"), OsStr::new("a.parquet")]);
+    assert_ne!(set, day);
+    assert_eq!(PartSet::from_stem(&day.stem()), Some(day));
+    assert!(day.stem().starts_with("day-"));
     assert_eq!(PartSet::from_stem(&set.stem()), Some(set));
     assert_eq!(PartSet::from_stem("20260101T0000Z"), None);
     let part = RollupFile::parse(Path::new("/d/20260101T0000Z.src.1.2.rollup")).unwrap();
     assert_eq!(PartSet::of_rollup(&part), None);
-    let hour = RollupFile::parse(&Path::new("/d").join(format!("{}.port.1.2.rollup", set.stem()))).unwrap();
-    assert_eq!(PartSet::of_rollup(&hour), Some(set));
+    let summed = RollupFile::parse(&Path::new("/d").join(format!("{}.port.1.2.rollup", set.stem()))).unwrap();
+    assert_eq!(PartSet::of_rollup(&summed), Some(set));
 }
 
 #[test]
@@ -166,4 +180,45 @@ fn a_stale_hourly_rollup_stays_for_its_grace() {
     assert_eq!(hourly(dir.path()).len(), 6);
     let done = refresh_hour(dir.path(), Duration::ZERO).unwrap();
     assert_eq!((done.written, done.removed), (0, 3));
+}
+
+#[test]
+fn a_day_sums_its_hours_from_their_hourly_rollups_or_their_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h0, h1) = (dir.path().join("hour=00"), dir.path().join("hour=01"));
+    std::fs::create_dir_all(&h0).unwrap();
+    std::fs::create_dir_all(&h1).unwrap();
+    let windows = [window(1, 20), window(2, 30), window(3, 15), window(4, 12)];
+    part(&h0, "20260101T0000Z", &windows[0], &RollupKind::ALL);
+    part(&h0, "20260101T0005Z", &windows[1], &RollupKind::ALL);
+    part(&h1, "20260101T0100Z", &windows[2], &RollupKind::ALL);
+    part(&h1, "20260101T0105Z", &windows[3], &[RollupKind::Src, RollupKind::Dst]);
+    refresh_hour(&h0, Duration::ZERO).unwrap();
+    // Hour 00 from its hourly rollups; hour 01 (none: not refreshed) from its parts' rollups,
+    // so the kind one part lacks gets no daily rollup.
+    let done = refresh_day(dir.path(), Duration::ZERO).unwrap();
+    assert_eq!((done.written, done.removed), (2, 0));
+    let all = concat_batches(&flow_schema(), &windows).unwrap();
+    let days = hourly(dir.path());
+    assert_eq!(
+        days.iter().map(|r| r.kind).collect::<Vec<_>>(),
+        [RollupKind::Src, RollupKind::Dst]
+    );
+    for r in &days {
+        let set = PartSet::of_rollup(r).unwrap();
+        assert_eq!((set.level, set.parts), (SumLevel::Day, 4));
+        let expected = crate::rollup::build_rollup(&all, r.kind).unwrap().unwrap();
+        let read = read_rollup(&r.path).unwrap();
+        assert_eq!(
+            concat_batches(&r.kind.schema(), &read).unwrap(),
+            expected,
+            "{:?}",
+            r.kind
+        );
+    }
+    assert_eq!(refresh_day(dir.path(), Duration::ZERO).unwrap(), SumRefresh::default());
+    // A part more in hour 01: the day's set changes.
+    part(&h1, "20260101T0110Z", &window(5, 9), &[RollupKind::Src]);
+    let done = refresh_day(dir.path(), Duration::ZERO).unwrap();
+    assert_eq!((done.written, done.removed), (1, 2));
 }

@@ -3,7 +3,7 @@
 //! answer over the flows.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -22,7 +22,7 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 
 use super::bounds::{TimeRange, is_time_bound};
-use crate::rollup::{FLOWS_COL, ROLLUP_EXT, RollupKind};
+use crate::rollup::{FLOWS_COL, ROLLUP_EXT, RollupKind, SumLevel};
 use crate::schema::{col as flow_col, flow_schema, timestamp_type};
 use crate::sql::channels::channels_for_filters;
 use crate::sql::table::{FlowsTable, file_statistics_cache, open_table, sealed_table};
@@ -76,8 +76,8 @@ pub fn rollup_filter_pushdown(filters: &[&Expr]) -> Vec<TableProviderFilterPushD
 #[derive(Debug, Default)]
 struct Sources {
     rollups: Vec<PathBuf>,
-    /// Of `rollups`, the hourly ones.
-    hours: usize,
+    /// Of `rollups`, the hourly and daily ones.
+    summed: usize,
     parts: Vec<PathBuf>,
     skipped: usize,
 }
@@ -113,17 +113,25 @@ impl TableProvider for RollupTable {
         let channels = self.flows.channels().clone().intersect(channels_for_filters(filters));
         let snapshot = self.flows.snapshot(channels, range.within()).await?;
         let mut sources = Sources::default();
-        let hours = snapshot.hour_rollups(self.kind);
-        let mut hours_read = HashSet::new();
+        let days = snapshot.summed_rollups(self.kind, SumLevel::Day);
+        let hours = snapshot.summed_rollups(self.kind, SumLevel::Hour);
+        let mut summed_read = HashSet::new();
         for (part, rollup) in snapshot.parquet_files.iter().zip(snapshot.rollups_of(self.kind)) {
-            // A whole hour the range takes: its hourly rollup, once, for all its parts.
-            if let Some(dir) = part.parent()
-                && let Some(hour) = hours.get(dir)
-                && range.covers(hour.first_start_ms, hour.last_start_ms)
-            {
-                if hours_read.insert(dir) {
-                    sources.rollups.push(hour.path.clone());
-                    sources.hours += 1;
+            // A whole day or hour the range takes: its summed rollup, once, for all its parts.
+            let hour_dir = part.parent();
+            let day_dir = hour_dir.and_then(Path::parent);
+            let summed = [(day_dir, &days), (hour_dir, &hours)]
+                .into_iter()
+                .find_map(|(dir, sums)| {
+                    let sum = *sums.get(dir?)?;
+                    range
+                        .covers(sum.first_start_ms, sum.last_start_ms)
+                        .then_some((dir?, sum))
+                });
+            if let Some((dir, sum)) = summed {
+                if summed_read.insert(dir) {
+                    sources.rollups.push(sum.path.clone());
+                    sources.summed += 1;
                 }
                 continue;
             }
@@ -136,7 +144,7 @@ impl TableProvider for RollupTable {
         tracing::debug!(
             kind = self.kind.name(),
             rollups = sources.rollups.len(),
-            hours = sources.hours,
+            summed = sources.summed,
             parts = sources.parts.len(),
             skipped = sources.skipped,
             "rollup scan"

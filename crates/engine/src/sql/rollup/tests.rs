@@ -315,29 +315,34 @@ async fn time_bounds_skip_parts_whose_rollup_span_misses_and_keep_flows_filed_aw
     }
 }
 
-/// The names of the hourly rollups of `kind` (e.g. "src") under `dir`.
-fn hourly_rollups(dir: &std::path::Path, kind: &str) -> Vec<std::path::PathBuf> {
+/// The summed rollups of `kind` (e.g. "src") under `dir` whose stems start with `prefix`
+/// ("hour-", "day-").
+fn summed_rollups(dir: &std::path::Path, kind: &str, prefix: &str) -> Vec<std::path::PathBuf> {
     crate::layout::list_files(dir)
         .unwrap()
         .into_iter()
         .filter_map(|(_, p)| crate::rollup::RollupFile::parse(&p))
         .filter(|r| r.kind.name() == kind && crate::rollup::PartSet::of_rollup(r).is_some())
         .map(|r| r.path)
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
         .collect()
 }
 
 #[tokio::test]
-async fn whole_hours_read_their_hourly_rollup_and_a_stale_one_is_left_alone() {
+async fn whole_days_and_hours_read_their_summed_rollups_and_stale_ones_are_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = SmallRng::seed_from_u64(11);
-    let hour = 3_600_000;
-    let base = (now_ms() / hour - 50) * hour;
+    let (hour, day) = (3_600_000, 86_400_000);
+    // 22:00 three days ago, for three hours: two hours of one day, the first of the next.
+    let base = (now_ms() / day - 3) * day + 22 * hour;
     let mut store = open_store(dir.path());
     append(&mut store, &flows(&mut rng, base, 211, 3 * hour as usize / 211));
     let closed = store.close().unwrap();
     assert_eq!(closed.stats.rollup_errors, 0);
-    // Three hours of three exporters, each hour's parts summed at close.
-    assert_eq!(hourly_rollups(dir.path(), "dst").len(), 9);
+    // Per exporter (3): each hour's parts summed; the first day's two hours summed again (the
+    // second day has one hour: one file, nothing to sum).
+    assert_eq!(summed_rollups(dir.path(), "dst", "hour-").len(), 9);
+    assert_eq!(summed_rollups(dir.path(), "dst", "day-").len(), 3);
 
     let with = flow_session(dir.path(), &QueryResources::default(), None).unwrap();
     let without = flow_session(
@@ -350,53 +355,62 @@ async fn whole_hours_read_their_hourly_rollup_and_a_stale_one_is_left_alone() {
     )
     .unwrap();
     let ts = |ms: i64| format!("to_timestamp_millis({ms})");
-    let whole =
-        "SELECT dst_addr, sum(bytes) AS b, count(*) AS n FROM flows GROUP BY dst_addr ORDER BY dst_addr".to_string();
-    // The second hour whole, and the first from its 20th minute: hourly and part rollups.
-    let mixed = format!(
-        "SELECT dst_addr, sum(bytes) AS b FROM flows WHERE flow_start >= {} AND flow_start < {} GROUP BY dst_addr ORDER BY dst_addr",
-        ts(base + 1_200_000),
-        ts(base + 2 * hour)
-    );
-    for sql in [&whole, &mixed] {
+    let query = |range: &str| {
+        format!(
+            "SELECT dst_addr, sum(bytes) AS b, count(*) AS n FROM flows {range} GROUP BY dst_addr ORDER BY dst_addr"
+        )
+    };
+    let between = |from: i64, to: i64| format!("WHERE flow_start >= {} AND flow_start < {}", ts(from), ts(to));
+    let first_day = base - 22 * hour;
+    // (query, reads daily rollups, hourly ones, parts' ones)
+    let cases = [
+        (query(""), true, true, false),
+        // The first day whole: its daily rollup alone.
+        (query(&between(first_day, first_day + day)), true, false, false),
+        // From 22:20: the rest of that hour from its parts, then two whole hours.
+        (query(&between(base + 1_200_000, base + 3 * hour)), false, true, true),
+    ];
+    for (sql, days, hours, parts) in &cases {
         let expected = answer(&without, sql).await;
         assert!(expected.lines().count() > 4, "{sql} gives rows:\n{expected}");
         assert_eq!(answer(&with, sql).await, expected, "{sql}");
+        let explained = plan(&with, sql).await;
+        let reads = (
+            explained.contains("/day-"),
+            explained.contains("/hour-"),
+            explained.contains("Z.dst."),
+        );
+        assert_eq!(reads, (*days, *hours, *parts), "{sql}:\n{explained}");
     }
-    let explained = plan(&with, &whole).await;
-    assert!(
-        explained.contains(".dst.") && explained.contains("hour-"),
-        "{explained}"
-    );
-    assert!(!explained.contains("Z.dst."), "a part's rollup read: {explained}");
-    let explained = plan(&with, &mixed).await;
-    assert!(
-        explained.contains("hour-") && explained.contains("Z.dst."),
-        "{explained}"
-    );
 
-    // An hourly rollup of another part set (a part sealed since, or expired) is not read.
-    for path in hourly_rollups(dir.path(), "dst") {
+    // A summed rollup of another part set (a part sealed since, or expired) is not read.
+    for path in [
+        summed_rollups(dir.path(), "dst", "hour-"),
+        summed_rollups(dir.path(), "dst", "day-"),
+    ]
+    .concat()
+    {
         let name = path.file_name().unwrap().to_str().unwrap();
-        let (_, rest) = name.split_once('-').unwrap();
+        let (level, rest) = name.split_once('-').unwrap();
         let (parts, rest) = rest.split_once('-').unwrap();
-        let other = format!("hour-{}-{rest}", parts.parse::<usize>().unwrap() + 1);
+        let other = format!("{level}-{}-{rest}", parts.parse::<usize>().unwrap() + 1);
         std::fs::rename(&path, path.with_file_name(other)).unwrap();
     }
-    assert_eq!(answer(&with, &whole).await, answer(&without, &whole).await);
-    let explained = plan(&with, &whole).await;
+    let whole = &cases[0].0;
+    assert_eq!(answer(&with, whole).await, answer(&without, whole).await);
+    let explained = plan(&with, whole).await;
     assert!(
-        !explained.contains("hour-") && explained.contains("Z.dst."),
+        !explained.contains("/hour-") && !explained.contains("/day-"),
         "{explained}"
     );
 
     // A store opened again puts them right (between windows, on its seal thread).
     let store = open_store(dir.path());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !plan(&with, &whole).await.contains("hour-") {
-        assert!(std::time::Instant::now() < deadline, "hourly rollups not rebuilt");
+    while !plan(&with, whole).await.contains("/day-") {
+        assert!(std::time::Instant::now() < deadline, "summed rollups not rebuilt");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(answer(&with, &whole).await, answer(&without, &whole).await);
+    assert_eq!(answer(&with, whole).await, answer(&without, whole).await);
     drop(store);
 }

@@ -25,16 +25,17 @@ use crate::rollup::{PartSet, RollupFile};
 pub(crate) fn remove(data_dir: &Path, due: &[Due], issues: &mut Vec<RetentionIssue>) -> Vec<FreedWindow> {
     let mut touched = BTreeSet::new();
     let mut freed = Vec::with_capacity(due.len());
-    let mut hours_cleared = BTreeSet::new();
+    let mut summed_cleared = BTreeSet::new();
     for d in due {
         let mut window = FreedWindow::new(d.start_ms);
         for part in &d.parts {
-            // The directory's hourly rollups go first: one that outlived a part could be taken
-            // for the sum of a later part of the same name.
-            if let Some(dir) = part.path.parent()
-                && hours_cleared.insert(dir.to_path_buf())
-            {
-                remove_hourly_rollups(dir, issues);
+            // The summed rollups of its hour and day go first: one that outlived a part could be
+            // taken for the sum of a later part of the same name.
+            let hour = part.path.parent();
+            for dir in [hour, hour.and_then(Path::parent)].into_iter().flatten() {
+                if summed_cleared.insert(dir.to_path_buf()) {
+                    remove_summed_rollups(dir, issues);
+                }
             }
             match fs::remove_file(&part.path) {
                 Ok(()) => {
@@ -99,8 +100,8 @@ fn remove_rollups(path: &Path, issues: &mut Vec<RetentionIssue>) {
     }
 }
 
-/// Removes the hourly rollups of the directory `dir` (see [`crate::rollup::PartSet`]).
-fn remove_hourly_rollups(dir: &Path, issues: &mut Vec<RetentionIssue>) {
+/// Removes the hourly or daily rollups in the directory `dir` (see [`crate::rollup::PartSet`]).
+fn remove_summed_rollups(dir: &Path, issues: &mut Vec<RetentionIssue>) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let rollup = entry.path();
@@ -110,7 +111,7 @@ fn remove_hourly_rollups(dir: &Path, issues: &mut Vec<RetentionIssue>) {
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => issues.push(RetentionIssue::io(
                     IssueKind::Remove,
-                    "remove hourly rollup",
+                    "remove summed rollup",
                     &rollup,
                     e,
                 )),
