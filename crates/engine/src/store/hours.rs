@@ -1,12 +1,15 @@
 //! The directories whose summed rollups the seal thread refreshes when it has no window to
 //! seal, one at a time so that a waiting window is never held up for long: the hour directories
-//! it sealed a part into once their hour had passed, first (see [`crate::rollup::refresh_hour`]);
+//! it sealed a part into once their hour had passed, first (see [`crate::rollup::refresh_hour`]),
+//! each once no part has been sealed into it for [`QUIET_MS`] (a bulk load of old flows seals an
+//! hour's parts in a row: summed once, not after each);
 //! then every passed hour found when the store opened (hours written before summed rollups
 //! existed, or whose refresh a stop cut short); then the date directories of the passed days
 //! among those hours (see [`crate::rollup::refresh_day`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::Result;
 use crate::layout::{DAY_MS, HOUR_MS, WindowName, flows_root, list_dirs, parse_date_dir, parse_hour_dir};
@@ -15,13 +18,16 @@ use crate::rollup::{STALE_GRACE, SumRefresh, refresh_day, refresh_hour};
 /// Hour directories to refresh.
 #[derive(Debug, Default)]
 pub(crate) struct HourQueue {
-    /// Sealed into since the store opened, after their hour.
-    sealed: BTreeSet<PathBuf>,
+    /// Sealed into since the store opened, after their hour: when last (ms).
+    sealed: BTreeMap<PathBuf, i64>,
     /// Passed hours found at open.
     found: Vec<PathBuf>,
     /// Date directories of passed days whose hours were refreshed.
     days: BTreeSet<PathBuf>,
 }
+
+/// How long an hour directory sealed into waits for more parts before it is summed.
+pub(crate) const QUIET_MS: i64 = 5_000;
 
 /// What refreshing did, for the seal counters.
 #[derive(Debug, Default, Clone, Copy)]
@@ -52,44 +58,67 @@ impl HourQueue {
         })
     }
 
-    /// Notes the part just sealed at `stem` (a path without extension): its directory is
-    /// refreshed later if its hour has ended by `now_ms`.
+    /// Notes the part just sealed at `stem` (a path without extension) at `now_ms`: its directory
+    /// is refreshed later if its hour has ended.
     pub(crate) fn sealed(&mut self, stem: &Path, now_ms: i64) {
         let start = stem.file_name().and_then(|n| n.to_str()).and_then(WindowName::parse);
         if let (Some(window), Some(dir)) = (start, stem.parent())
             && window.start_ms - window.start_ms.rem_euclid(HOUR_MS) + HOUR_MS <= now_ms
         {
-            self.sealed.insert(dir.to_path_buf());
+            self.sealed.insert(dir.to_path_buf(), now_ms);
         }
     }
 
-    /// Whether there is nothing to refresh.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.sealed.is_empty() && self.found.is_empty() && self.days.is_empty()
+    /// How long until there is something to refresh at `now_ms` (zero: now); `None` if nothing
+    /// is queued.
+    pub(crate) fn ready_in(&self, now_ms: i64) -> Option<Duration> {
+        if !self.found.is_empty() || (self.sealed.is_empty() && !self.days.is_empty()) {
+            return Some(Duration::ZERO);
+        }
+        let quiet_at = self.sealed.values().map(|last| last + QUIET_MS).min()?;
+        Some(Duration::from_millis(quiet_at.saturating_sub(now_ms).max(0) as u64))
     }
 
-    /// Refreshes one directory: a sealed-into hour, else a found hour, else a day.
+    /// Refreshes one directory if one is ready at `now_ms`: a quiet sealed-into hour, else a
+    /// found hour, else (once no sealed-into hour waits) a day.
     pub(crate) fn refresh_one(&mut self, now_ms: i64) -> Refreshed {
-        if let Some(hour) = self.sealed.pop_first().or_else(|| self.found.pop()) {
+        let quiet = self
+            .sealed
+            .iter()
+            .find(|(_, last)| **last + QUIET_MS <= now_ms)
+            .map(|(dir, _)| dir.clone());
+        if let Some(hour) = quiet {
+            self.sealed.remove(&hour);
+            return self.refresh_hour(&hour, now_ms);
+        }
+        if let Some(hour) = self.found.pop() {
             return self.refresh_hour(&hour, now_ms);
         }
         match self.days.pop_last() {
-            Some(day) => counted(&day, refresh_day(&day, STALE_GRACE)),
+            Some(day) if self.sealed.is_empty() => counted(&day, refresh_day(&day, STALE_GRACE)),
+            Some(day) => {
+                self.days.insert(day);
+                Refreshed::default()
+            }
             None => Refreshed::default(),
         }
     }
 
-    /// Refreshes the hours sealed into, and their days (at close; those found at open wait for
-    /// the next).
+    /// Refreshes the hours sealed into, quiet or not, and their days (at close; those found at
+    /// open wait for the next).
     pub(crate) fn refresh_sealed(&mut self, now_ms: i64) -> Refreshed {
         self.found.clear();
-        let mut out = Refreshed::default();
-        while !self.is_empty() {
-            let one = self.refresh_one(now_ms);
-            out.bytes += one.bytes;
-            out.errors += one.errors;
+        let mut done = Vec::new();
+        for hour in std::mem::take(&mut self.sealed).into_keys() {
+            done.push(self.refresh_hour(&hour, now_ms));
         }
-        out
+        while let Some(day) = self.days.pop_last() {
+            done.push(counted(&day, refresh_day(&day, STALE_GRACE)));
+        }
+        done.into_iter().fold(Refreshed::default(), |sum, one| Refreshed {
+            bytes: sum.bytes + one.bytes,
+            errors: sum.errors + one.errors,
+        })
     }
 
     fn refresh_hour(&mut self, hour: &Path, now_ms: i64) -> Refreshed {

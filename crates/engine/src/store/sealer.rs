@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -119,14 +119,22 @@ fn run(rx: Receiver<PathBuf>, settings: SealSettings, mut hours: HourQueue, coun
     loop {
         let wal = match rx.try_recv() {
             Ok(wal) => wal,
-            // Nothing to seal: refresh one hour, then look again.
-            Err(TryRecvError::Empty) if !hours.is_empty() => {
-                count_refresh(counters, hours.refresh_one(crate::clock::now_ms()));
-                continue;
-            }
-            Err(TryRecvError::Empty) => match rx.recv() {
-                Ok(wal) => wal,
-                Err(_) => break,
+            // Nothing to seal: refresh one directory if one is ready, else wait for a window
+            // until one is.
+            Err(TryRecvError::Empty) => match hours.ready_in(crate::clock::now_ms()) {
+                Some(wait) if wait.is_zero() => {
+                    count_refresh(counters, hours.refresh_one(crate::clock::now_ms()));
+                    continue;
+                }
+                Some(wait) => match rx.recv_timeout(wait) {
+                    Ok(wal) => wal,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(wal) => wal,
+                    Err(_) => break,
+                },
             },
             Err(TryRecvError::Disconnected) => break,
         };
