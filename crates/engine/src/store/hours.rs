@@ -149,3 +149,6 @@ fn counted(dir: &Path, done: Result<SumRefresh>) -> Refreshed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
