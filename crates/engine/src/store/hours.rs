@@ -24,7 +24,21 @@ pub(crate) struct HourQueue {
     found: Vec<PathBuf>,
     /// Date directories of passed days whose hours were refreshed.
     days: BTreeSet<PathBuf>,
+    /// Progress through `found`, for the log.
+    backfill: Backfill,
 }
+
+/// Progress through the passed hours found at open.
+#[derive(Debug, Default)]
+struct Backfill {
+    total: usize,
+    done: usize,
+    bytes: u64,
+    started: Option<std::time::Instant>,
+}
+
+/// Every this many hours checked, the backfill logs its progress.
+const PROGRESS_EVERY: usize = 1000;
 
 /// How long an hour directory sealed into waits for more parts before it is summed.
 pub(crate) const QUIET_MS: i64 = 5_000;
@@ -52,7 +66,18 @@ impl HourQueue {
         }
         // Newest last: they are taken from the end, and recent hours are the likeliest asked.
         found.sort_unstable();
+        if !found.is_empty() {
+            tracing::info!(
+                hours = found.len(),
+                "checking the summed rollups of the passed hours, between windows"
+            );
+        }
         Ok(HourQueue {
+            backfill: Backfill {
+                total: found.len(),
+                started: Some(std::time::Instant::now()),
+                ..Backfill::default()
+            },
             found,
             ..HourQueue::default()
         })
@@ -92,7 +117,9 @@ impl HourQueue {
             return self.refresh_hour(&hour, now_ms);
         }
         if let Some(hour) = self.found.pop() {
-            return self.refresh_hour(&hour, now_ms);
+            let done = self.refresh_hour(&hour, now_ms);
+            self.backfill.progress(done.bytes, self.found.is_empty());
+            return done;
         }
         match self.days.pop_last() {
             Some(day) if self.sealed.is_empty() => counted(&day, refresh_day(&day, STALE_GRACE)),
@@ -131,6 +158,25 @@ impl HourQueue {
             self.days.insert(day.to_path_buf());
         }
         counted(hour, refresh_hour(hour, STALE_GRACE))
+    }
+}
+
+impl Backfill {
+    /// One more hour checked, with `bytes` of summed rollups written; logs every
+    /// [`PROGRESS_EVERY`] hours and at the `last`.
+    fn progress(&mut self, bytes: u64, last: bool) {
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        self.done += 1;
+        self.bytes += bytes;
+        if last || self.done.is_multiple_of(PROGRESS_EVERY) {
+            tracing::info!(
+                done = self.done,
+                hours = self.total,
+                bytes_written = self.bytes,
+                seconds = started.elapsed().as_secs_f64(),
+                "summed rollups of passed hours checked"
+            );
+        }
     }
 }
 
