@@ -42,6 +42,18 @@ fn part(dir: &Path, stem: &str, flows: &RecordBatch, kinds: &[RollupKind]) {
     }
 }
 
+/// `r` holds what a rollup of all of `flows` would.
+fn assert_sums(r: &RollupFile, flows: &RecordBatch) {
+    let expected = crate::rollup::build_rollup(flows, r.kind).unwrap().unwrap();
+    let read = read_rollup(&r.path).unwrap();
+    assert_eq!(
+        concat_batches(&r.kind.schema(), &read).unwrap(),
+        expected,
+        "{:?}",
+        r.kind
+    );
+}
+
 fn hourly(dir: &Path) -> Vec<RollupFile> {
     let mut out: Vec<RollupFile> = std::fs::read_dir(dir)
         .unwrap()
@@ -65,14 +77,7 @@ fn an_hour_sums_its_parts_rollups_as_one_window_of_all_their_flows_would() {
     let found = hourly(dir.path());
     assert_eq!(found.len(), 3);
     for r in &found {
-        let expected = crate::rollup::build_rollup(&all, r.kind).unwrap().unwrap();
-        let read = read_rollup(&r.path).unwrap();
-        assert_eq!(
-            concat_batches(&r.kind.schema(), &read).unwrap(),
-            expected,
-            "{:?}",
-            r.kind
-        );
+        assert_sums(r, &all);
         assert_eq!((r.first_start_ms, r.last_start_ms), (0, 1));
         assert_eq!(PartSet::of_rollup(r).unwrap().parts, 3);
     }
@@ -207,14 +212,7 @@ fn a_day_sums_its_hours_from_their_hourly_rollups_or_their_parts() {
     for r in &days {
         let set = PartSet::of_rollup(r).unwrap();
         assert_eq!((set.level, set.parts), (SumLevel::Day, 4));
-        let expected = crate::rollup::build_rollup(&all, r.kind).unwrap().unwrap();
-        let read = read_rollup(&r.path).unwrap();
-        assert_eq!(
-            concat_batches(&r.kind.schema(), &read).unwrap(),
-            expected,
-            "{:?}",
-            r.kind
-        );
+        assert_sums(r, &all);
     }
     assert_eq!(refresh_day(dir.path(), Duration::ZERO).unwrap(), SumRefresh::default());
     // A part more in hour 01: the day's set changes.

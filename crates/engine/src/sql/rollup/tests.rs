@@ -87,6 +87,16 @@ async fn answer(ctx: &SessionContext, sql: &str) -> String {
     )
 }
 
+/// Sessions over `dir` with rollups used and without.
+fn sessions(dir: &std::path::Path) -> (SessionContext, SessionContext) {
+    let with = flow_session(dir, &QueryResources::default(), None).unwrap();
+    let without = QueryResources {
+        rollups: false,
+        ..QueryResources::default()
+    };
+    (with, flow_session(dir, &without, None).unwrap())
+}
+
 async fn plan(ctx: &SessionContext, sql: &str) -> String {
     answer(ctx, &format!("EXPLAIN {sql}")).await
 }
@@ -110,16 +120,7 @@ async fn rollups_answer_exactly_what_the_flows_answer() {
     append(&mut store, &flows(&mut rng, window_start(now, WINDOW_MS), 7, 500));
     store.maintain(now).unwrap();
 
-    let with = flow_session(dir.path(), &QueryResources::default(), None).unwrap();
-    let without = flow_session(
-        dir.path(),
-        &QueryResources {
-            rollups: false,
-            ..QueryResources::default()
-        },
-        None,
-    )
-    .unwrap();
+    let (with, without) = sessions(dir.path());
     let ts = |ms: i64| format!("to_timestamp_millis({ms})");
     let w2 = base + 2 * WINDOW_MS;
     let w5 = base + 5 * WINDOW_MS;
@@ -344,16 +345,7 @@ async fn whole_days_and_hours_read_their_summed_rollups_and_stale_ones_are_left_
     assert_eq!(summed_rollups(dir.path(), "dst", "hour-").len(), 9);
     assert_eq!(summed_rollups(dir.path(), "dst", "day-").len(), 3);
 
-    let with = flow_session(dir.path(), &QueryResources::default(), None).unwrap();
-    let without = flow_session(
-        dir.path(),
-        &QueryResources {
-            rollups: false,
-            ..QueryResources::default()
-        },
-        None,
-    )
-    .unwrap();
+    let (with, without) = sessions(dir.path());
     let ts = |ms: i64| format!("to_timestamp_millis({ms})");
     let query = |range: &str| {
         format!(
