@@ -188,9 +188,13 @@ fn channel_files(data: &std::path::Path, exporter: &str, extensions: &[&str]) ->
     fn walk(dir: &std::path::Path, endings: &[String], total: &mut (u64, usize)) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
+            // Sums of an hour's or a day's rollups are derived files, written between windows:
+            // not a window's bytes (retention does not count them either).
+            let summed = engine::rollup::RollupFile::parse(&path)
+                .is_some_and(|r| engine::rollup::PartSet::of_rollup(&r).is_some());
             if path.is_dir() {
                 walk(&path, endings, total);
-            } else if endings.iter().any(|e| path.to_string_lossy().ends_with(e.as_str())) {
+            } else if !summed && endings.iter().any(|e| path.to_string_lossy().ends_with(e.as_str())) {
                 total.0 += entry.metadata().map(|m| m.len()).unwrap_or(0);
                 total.1 += 1;
             }
