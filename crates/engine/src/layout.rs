@@ -213,13 +213,8 @@ pub fn list_files_within(
             _ => stack.push(path),
         }
     }
-    let mut files = walk(stack)?;
-    if !days.is_empty() {
-        // The files of the date directories themselves (daily rollups), not their hours again.
-        files.extend(list_files_in(&days)?);
-        files.sort_unstable_by(|a, b| a.1.as_os_str().cmp(b.1.as_os_str()));
-    }
-    Ok(files)
+    // The date directories of whole days: their own files (daily rollups), not their hours again.
+    walk(stack, &days)
 }
 
 /// The directories of a channel a time range needs.
@@ -267,28 +262,6 @@ fn dirs_within(channel: &Path, (first, last): (i64, i64)) -> Result<DirsWithin> 
     })
 }
 
-/// The flow-table files directly in `dirs` (not in their subdirectories; a directory that
-/// vanished is skipped).
-fn list_files_in(dirs: &[PathBuf]) -> Result<Vec<(FileKind, PathBuf)>> {
-    let mut out = Vec::new();
-    for dir in dirs {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => return Err(EngineError::io("list directory", dir)(e)),
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_file())
-                && let Some((kind, _)) = classify(&path)
-            {
-                out.push((kind, path));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The start (ms) of the day a `date=YYYY-MM-DD` directory name stands for.
 pub fn parse_date_dir(name: &str) -> Option<i64> {
     let date = chrono::NaiveDate::parse_from_str(name.strip_prefix("date=")?, "%Y-%m-%d").ok()?;
@@ -300,35 +273,46 @@ pub fn parse_hour_dir(name: &str) -> Option<i64> {
     name.strip_prefix("hour=")?.parse().ok().filter(|h| (0..24).contains(h))
 }
 
-/// Every flow-table file under the directories of `stack`, sorted by path bytes (a directory
-/// that vanishes while walking is skipped).
-fn walk(mut stack: Vec<PathBuf>) -> Result<Vec<(FileKind, PathBuf)>> {
+/// Every flow-table file under the directories of `stack`, and directly in those of `shallow`
+/// (not their subdirectories), sorted by path bytes (a directory that vanishes while listed is
+/// skipped).
+fn walk(mut stack: Vec<PathBuf>, shallow: &[PathBuf]) -> Result<Vec<(FileKind, PathBuf)>> {
     let mut out = Vec::new();
     while let Some(dir) = stack.pop() {
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => return Err(EngineError::io("list directory", &dir)(e)),
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(EngineError::io("list directory", &dir)(e)),
-            };
-            let path = entry.path();
-            let Ok(file_type) = entry.file_type() else { continue };
-            if file_type.is_dir() {
-                stack.push(path);
-            } else if let Some((kind, _)) = classify(&path) {
-                out.push((kind, path));
-            }
-        }
+        stack.extend(list_dir_files(&dir, &mut out)?);
+    }
+    for dir in shallow {
+        list_dir_files(dir, &mut out)?;
     }
     // By the paths' bytes: `Path`'s own order parses both paths into components on every
     // comparison, most of a month-wide listing's CPU.
     out.sort_unstable_by(|a, b| a.1.as_os_str().cmp(b.1.as_os_str()));
     Ok(out)
+}
+
+/// Adds the flow-table files directly in `dir` to `out`; returns its subdirectories.
+fn list_dir_files(dir: &Path, out: &mut Vec<(FileKind, PathBuf)>) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(EngineError::io("list directory", dir)(e)),
+    };
+    let mut subdirs = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(EngineError::io("list directory", dir)(e)),
+        };
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else { continue };
+        if file_type.is_dir() {
+            subdirs.push(path);
+        } else if let Some((kind, _)) = classify(&path) {
+            out.push((kind, path));
+        }
+    }
+    Ok(subdirs)
 }
 
 /// The exporters that have a channel directory under `DATA/flows`, sorted.

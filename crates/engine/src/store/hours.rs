@@ -34,6 +34,7 @@ struct Backfill {
     total: usize,
     done: usize,
     bytes: u64,
+    /// When the store opened (`None`: nothing was found).
     started: Option<std::time::Instant>,
 }
 
@@ -165,7 +166,6 @@ impl Backfill {
     /// One more hour checked, with `bytes` of summed rollups written; logs every
     /// [`PROGRESS_EVERY`] hours and at the `last`.
     fn progress(&mut self, bytes: u64, last: bool) {
-        let started = *self.started.get_or_insert_with(std::time::Instant::now);
         self.done += 1;
         self.bytes += bytes;
         if last || self.done.is_multiple_of(PROGRESS_EVERY) {
@@ -173,7 +173,7 @@ impl Backfill {
                 done = self.done,
                 hours = self.total,
                 bytes_written = self.bytes,
-                seconds = started.elapsed().as_secs_f64(),
+                seconds = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
                 "summed rollups of passed hours checked"
             );
         }

@@ -46,7 +46,7 @@ pub(crate) struct Sealer {
 
 impl Sealer {
     /// Starts the seal thread with a queue of `bound` windows; between windows it refreshes the
-    /// hourly rollups of `hours` (and of the passed hours it seals into).
+    /// summed rollups of `hours` (and of the passed hours it seals into, and their days).
     pub(crate) fn start(settings: SealSettings, bound: usize, hours: HourQueue) -> Result<Sealer> {
         let (tx, rx) = sync_channel::<PathBuf>(bound);
         let counters = Arc::new(SealCounters::default());

@@ -123,10 +123,11 @@ impl TableProvider for RollupTable {
             let summed = [(day_dir, &days), (hour_dir, &hours)]
                 .into_iter()
                 .find_map(|(dir, sums)| {
-                    let sum = *sums.get(dir?)?;
+                    let dir = dir?;
+                    let sum = *sums.get(dir)?;
                     range
                         .covers(sum.first_start_ms, sum.last_start_ms)
-                        .then_some((dir?, sum))
+                        .then_some((dir, sum))
                 });
             if let Some((dir, sum)) = summed {
                 if summed_read.insert(dir) {
